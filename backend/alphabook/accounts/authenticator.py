@@ -1,0 +1,159 @@
+"""JupyterHub authenticator: username + password accounts kept in alphabook's database.
+
+Why our own and not jupyterhub-nativeauthenticator: its 1.3.0 release crashes at login on JupyterHub 6
+(it calls the removed ``statsd``). This one is small because the policy lives in
+:mod:`alphabook.accounts.passwords` (argon2 hashes, zxcvbn strength, lockout) and the hub supplies the
+rest; it adds a ``/hub/signup`` page. It is a ``LocalAuthenticator`` so that, when the hub runs as root,
+every person gets a Unix account of their own with a private home (see ``hub/jupyterhub_config.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+from datetime import timedelta
+from typing import Any
+
+from jupyterhub.auth import LocalAuthenticator
+from jupyterhub.handlers import BaseHandler
+from tornado import web
+from traitlets import Bool, Integer, Unicode, default
+
+from alphabook.accounts import passwords
+from alphabook.accounts.passwords import PasswordPolicy
+from alphabook.core.db import Database
+from alphabook.core.errors import AlphabookError
+
+
+class AlphabookAuthenticator(LocalAuthenticator):
+    """Password accounts stored (argon2-hashed) in the alphabook database."""
+
+    database_url = Unicode(
+        "sqlite:///var/alphabook.db", config=True, help="SQLAlchemy URL of the alphabook database."
+    )
+    open_signup = Bool(True, config=True, help="Whether the sign-up page accepts new accounts.")
+    password_min_length = Integer(10, config=True, help="Minimum password length at sign-up.")
+    password_min_strength = Integer(2, config=True, help="Minimum zxcvbn score (0-4) at sign-up.")
+    login_max_failures = Integer(5, config=True, help="Failed logins in a row before the account locks.")
+    login_lockout_minutes = Integer(15, config=True, help="Minutes a locked account stays locked.")
+    home_root = Unicode("/home", config=True, help="Where Unix home folders are created (mode 0700).")
+
+    @default("allow_all")
+    def _allow_all_default(self) -> bool:
+        # Holding an account in our database is the allow-list: sign-up is the gate.
+        return True
+
+    @default("add_user_cmd")
+    def _add_user_cmd_default(self) -> list[str]:
+        return ["useradd", "--create-home", "--base-dir", self.home_root, "--shell", "/bin/bash", "--user-group"]
+
+    _database: Database | None = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.database_url)
+        return self._database
+
+    @property
+    def policy(self) -> PasswordPolicy:
+        return PasswordPolicy(
+            min_length=self.password_min_length,
+            min_strength=self.password_min_strength,
+            max_failures=self.login_max_failures,
+            lockout=timedelta(minutes=self.login_lockout_minutes),
+        )
+
+    async def authenticate(self, handler: web.RequestHandler, data: dict[str, str]) -> str | None:
+        name = self.normalize_username(data.get("username", ""))
+        password = data.get("password", "")
+        if not name or not password:
+            return None
+        user, locked = await asyncio.to_thread(self._log_in, name, password)
+        if locked:
+            raise web.HTTPError(
+                403, f"Too many failed attempts: this account is locked for {self.login_lockout_minutes} minutes."
+            )
+        return user
+
+    def _log_in(self, name: str, password: str) -> tuple[str | None, bool]:
+        with self.database.session() as session:
+            user = passwords.log_in(session, name, password, self.policy)
+            locked = user is None and passwords.is_locked(session, name)
+        return (name if user else None), locked
+
+    def sign_up(self, name: str, password: str, email: str | None) -> None:
+        """Create an account; raises :class:`AlphabookError` with a message for the form."""
+        if self.create_system_users and not self._may_take_system_name(name):
+            raise AlphabookError(f"The username '{name}' is reserved on this server; choose another.")
+        with self.database.session() as session:
+            passwords.sign_up(session, name, password, self.policy, email=email)
+
+    def _may_take_system_name(self, name: str) -> bool:
+        """A system account that alphabook did not create (root, postgres, …) must never be handed out."""
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            return True
+        with self.database.session() as session:
+            return passwords.has_password(session, name)
+
+    def add_system_user(self, user: Any) -> None:
+        super().add_system_user(user)
+        # Whatever the distribution's default, a person's home is theirs alone.
+        os.chmod(pwd.getpwnam(user.name).pw_dir, 0o700)
+
+    def get_handlers(self, app: Any) -> list[tuple[str, type[BaseHandler]]]:
+        return [*super().get_handlers(app), ("/signup", SignUpHandler)]
+
+
+class SignUpHandler(BaseHandler):
+    """``/hub/signup``: a form that creates an account and logs the new user straight in."""
+
+    @property
+    def auth(self) -> AlphabookAuthenticator:
+        authenticator = self.authenticator
+        assert isinstance(authenticator, AlphabookAuthenticator)
+        return authenticator
+
+    async def get(self) -> None:
+        if not self.auth.open_signup:
+            raise web.HTTPError(403, "Sign-up is closed on this server; ask an administrator for an account.")
+        self.finish(await self._render())
+
+    async def post(self) -> None:
+        if not self.auth.open_signup:
+            raise web.HTTPError(403, "Sign-up is closed on this server; ask an administrator for an account.")
+        name = self.auth.normalize_username(self.get_body_argument("username", "", strip=True))
+        password = self.get_body_argument("password", "", strip=False)
+        confirm = self.get_body_argument("password_confirm", "", strip=False)
+        email = self.get_body_argument("email", "", strip=True) or None
+        error = None
+        if password != confirm:
+            error = "The two passwords differ; type the same password twice."
+        else:
+            try:
+                await asyncio.to_thread(self.auth.sign_up, name, password, email)
+            except AlphabookError as exc:
+                error = exc.detail
+        if error:
+            self.set_status(400)
+            self.finish(await self._render(error=error, username=name, email=email or ""))
+            return
+        user = await self.login_user({"username": name, "password": password})
+        if user is None:  # should not happen right after sign-up; fall back to the login page
+            self.redirect(self.settings["login_url"])
+            return
+        self.redirect(self.get_next_url(user))
+
+    async def _render(self, error: str | None = None, username: str = "", email: str = "") -> str:
+        html: str = await self.render_template(
+            "signup.html",
+            error=error,
+            username=username,
+            email=email,
+            min_length=self.auth.password_min_length,
+            xsrf=self.xsrf_token.decode("ascii"),
+        )
+        return html

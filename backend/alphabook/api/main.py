@@ -1,0 +1,98 @@
+"""The alphabook API: a FastAPI app that JupyterHub runs as the managed service ``api``.
+
+Under the hub every path lives below the service prefix (``/services/api/``), which the hub passes in
+``JUPYTERHUB_SERVICE_PREFIX``; run alone, the prefix is ``/``. So ``/api/me`` is reached at
+``/services/api/api/me`` through the hub's proxy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from alphabook import __version__
+from alphabook.accounts.hub_identity import HubIdentity
+from alphabook.api import problems
+from alphabook.api.deps import BrowserLogin, IdentityDep
+from alphabook.api.routes import accounts, health
+from alphabook.core.config import Settings, get_settings
+from alphabook.core.db import Database
+from alphabook.core.errors import InvalidInput
+
+DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router]
+
+
+def create_app(settings: Settings | None = None, *, prefix: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    prefix = prefix if prefix is not None else os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+    prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.database.dispose()
+
+    app = FastAPI(
+        title="alphabook API",
+        version=__version__,
+        docs_url=f"{prefix}api/docs",
+        openapi_url=f"{prefix}api/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = Database(settings.effective_database_url)
+    app.state.identity = HubIdentity(settings.token_cache_seconds)
+    problems.install(app)
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router, prefix=f"{prefix}api")
+    app.include_router(_oauth_router(), prefix=prefix.rstrip("/"))
+
+    @app.exception_handler(BrowserLogin)
+    async def send_to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BrowserLogin)
+        identity: HubIdentity = request.app.state.identity
+        response = RedirectResponse(exc.url, status_code=302)
+        response.set_cookie(identity.state_cookie_name, exc.state, max_age=600, path=identity.cookie_path,
+                            httponly=True, samesite="lax")
+        return response
+
+    return app
+
+
+def _oauth_router() -> APIRouter:
+    router = APIRouter(tags=["auth"], include_in_schema=False)
+
+    @router.get("/")
+    async def index(request: Request) -> dict[str, str]:
+        """Where the hub's service link lands: point people at the documentation."""
+        return {"service": "alphabook API", "version": __version__, "docs": f"{request.url.path}api/docs"}
+
+    @router.get("/oauth_callback")
+    async def oauth_callback(request: Request, identity: IdentityDep, code: str = "", state: str = "") -> Response:
+        """Finish the hub OAuth handshake and keep the hub token in an HttpOnly cookie for this service."""
+        if not code or not state:
+            raise InvalidInput("The OAuth callback needs 'code' and 'state'; start again from the page you wanted.")
+        if request.cookies.get(identity.state_cookie_name) != state:
+            raise InvalidInput("The OAuth state does not match this browser's; start the login again.")
+        token, next_url = await identity.finish_login(code, state)
+        response = RedirectResponse(next_url, status_code=302)
+        response.delete_cookie(identity.state_cookie_name, path=identity.cookie_path)
+        response.set_cookie(identity.cookie_name, token, path=identity.cookie_path, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        return response
+
+    return router
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``alphabook.api.main:app`` is built on first access, so importing this module has no side effects."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

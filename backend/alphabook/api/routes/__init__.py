@@ -1,0 +1,1 @@
+"""One routes module per domain; each is thin: parse, call one service function, shape the answer."""

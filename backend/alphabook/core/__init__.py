@@ -1,0 +1,1 @@
+"""Cross-cutting foundations every domain uses: configuration, database, money, clock, errors, security."""

@@ -1,0 +1,45 @@
+"""The append-only audit log: who did what to which thing, and when.
+
+Every money, order and moderation action calls :func:`record` inside the same transaction as the change
+it describes, so an action and its audit row are committed or lost together. The table is append-only in
+the database itself (triggers added by the migration refuse UPDATE and DELETE), not just by convention.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from alphabook.core.clock import utcnow
+from alphabook.core.db import Base
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+
+
+def record(session: Session, *, actor: str, action: str, subject: str, **data: Any) -> AuditEntry:
+    """Add an audit row to ``session``'s transaction. ``data`` must be JSON-serialisable."""
+    entry = AuditEntry(at=utcnow(), actor=actor, action=action, subject=subject, data=data)
+    session.add(entry)
+    return entry
+
+
+def entries(session: Session, *, subject: str | None = None, action: str | None = None) -> list[AuditEntry]:
+    """Audit rows, oldest first, optionally narrowed to one subject or action."""
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if subject is not None:
+        query = query.where(AuditEntry.subject == subject)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    return list(session.scalars(query))

@@ -1,0 +1,1 @@
+"""Marketplace: listings, versions, moderation, search, entitlements and ratings (issue #5)."""

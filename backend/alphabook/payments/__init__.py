@@ -1,0 +1,1 @@
+"""Payments: the ledger, purchases, refunds, payouts and payment providers (issue #5)."""

@@ -1,0 +1,1 @@
+"""Sandbox: validate and run creators' untrusted code in an OS-isolated process (issue #4)."""

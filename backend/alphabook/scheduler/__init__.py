@@ -1,0 +1,1 @@
+"""Scheduler: scheduled notebook runs with papermill (issue #9)."""

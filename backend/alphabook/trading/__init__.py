@@ -1,0 +1,1 @@
+"""Trading: demo accounts, orders, risk limits, brokers and copy trading (issue #6)."""

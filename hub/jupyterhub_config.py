@@ -1,0 +1,109 @@
+"""JupyterHub configuration for alphabook, driven by the same settings as everything else.
+
+What it sets up: the public proxy (configurable-http-proxy, installed in ``hub/node_modules`` by the
+Makefile), password accounts with sign-up (:mod:`alphabook.accounts.authenticator`), one isolated
+JupyterLab per person, the managed services (the alphabook API at ``/services/api/`` and the idle
+culler), and the roles that let users reach the services. Start it with ``alphabook run``.
+"""
+
+# ruff: noqa: F821  (``c`` is injected by JupyterHub's config loader)
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from alphabook.accounts.bootstrap import ensure_admin
+from alphabook.core import migrations
+from alphabook.core.config import PROJECT_ROOT, get_settings
+from alphabook.core.db import Database
+
+settings = get_settings()
+settings.ensure_home()
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+running_as_root = os.geteuid() == 0
+system_users = settings.isolation == "system-users" or (settings.isolation == "auto" and running_as_root)
+
+# --- the database is migrated and an administrator exists before anyone logs in -----------------
+migrations.upgrade(settings.effective_database_url)
+_admin = ensure_admin(settings, Database(settings.effective_database_url))
+if _admin.new_password:
+    print(f"alphabook: administrator '{_admin.name}' created; password: {_admin.new_password}", flush=True)
+
+# --- hub, proxy, state ------------------------------------------------------------------------------
+c.JupyterHub.bind_url = f"http://{settings.hub_ip}:{settings.hub_port}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub_api_port}"
+c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(settings.hub_dir / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
+c.JupyterHub.template_paths = [str(HERE / "templates")]
+c.JupyterHub.log_level = settings.log_level
+c.ConfigurableHTTPProxy.command = [str(HERE / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = settings.secret("proxy_auth_token")
+c.ConfigurableHTTPProxy.pid_file = str(settings.hub_dir / "proxy.pid")
+
+# --- who may log in ---------------------------------------------------------------------------------
+c.JupyterHub.authenticator_class = "alphabook.accounts.authenticator.AlphabookAuthenticator"
+c.Authenticator.admin_users = {settings.admin_username}
+c.AlphabookAuthenticator.database_url = settings.effective_database_url
+c.AlphabookAuthenticator.open_signup = settings.open_signup
+c.AlphabookAuthenticator.password_min_length = settings.password_min_length
+c.AlphabookAuthenticator.password_min_strength = settings.password_min_strength
+c.AlphabookAuthenticator.login_max_failures = settings.login_max_failures
+c.AlphabookAuthenticator.login_lockout_minutes = settings.login_lockout_minutes
+c.AlphabookAuthenticator.home_root = str(settings.user_home_root)
+c.AlphabookAuthenticator.create_system_users = system_users
+c.JupyterHub.load_groups = {"creators": {}}
+
+# --- one isolated JupyterLab per person -------------------------------------------------------------
+c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.environment = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"}
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 90
+if system_users:
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+else:
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(settings.home / "users" / "{username}")
+    print(
+        "alphabook: WARNING: user servers are NOT isolated: every person's JupyterLab and kernels run as "
+        f"the Unix user '{os.environ.get('USER', os.geteuid())}' and can read each other's files. "
+        "Run 'alphabook run' as root (or set ALPHABOOK_ISOLATION=system-users as root) to give each "
+        "person a Unix account with a private home.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+# --- managed services -------------------------------------------------------------------------------
+_service_env = {key: value for key, value in os.environ.items() if key.startswith("ALPHABOOK_")}
+_service_env |= {"ALPHABOOK_HOME": str(settings.home), "ALPHABOOK_DATABASE_URL": settings.effective_database_url}
+c.JupyterHub.services = [
+    {
+        "name": "api",
+        "url": f"http://127.0.0.1:{settings.api_port}",
+        "command": [str(VENV_BIN / "alphabook"), "api"],
+        "environment": _service_env,
+        "cwd": str(PROJECT_ROOT),
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"description": "The alphabook REST API; documentation at /services/api/api/docs"},
+    },
+    {
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],
+    },
+]
+c.JupyterHub.load_roles = [
+    # Everyone may use the hub's services (the API) with their own token.
+    {"name": "user", "scopes": ["self", "access:services"]},
+    # The API reads who is an admin and who is in the 'creators' group.
+    {"name": "alphabook-api", "scopes": ["list:users", "read:users", "read:groups"], "services": ["api"]},
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    },
+]

@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from types import MappingProxyType
 
+from alphabook.core.errors import InvalidInput
+
 __all__ = [
     "CURRENCY_EXPONENTS",
     "CurrencyMismatch",
@@ -28,11 +30,11 @@ __all__ = [
 ]
 
 
-class InvalidCurrency(ValueError):
+class InvalidCurrency(InvalidInput, ValueError):
     """The code is not an active ISO 4217 currency with a minor unit, so amounts in it are meaningless."""
 
 
-class CurrencyMismatch(ValueError):
+class CurrencyMismatch(InvalidInput, ValueError):
     """Two amounts in different currencies met; converting needs a rate, which is never implicit."""
 
 

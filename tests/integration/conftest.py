@@ -1,0 +1,62 @@
+"""Integration fixtures: real databases, migrated with Alembic exactly as in production.
+
+Provides, for each backend in :data:`BACKENDS` (SQLite always; PostgreSQL when
+``ALPHABOOK_TEST_DATABASE_URL`` is set, failing rather than skipping if it cannot connect):
+``database`` (one migrated database for the session), ``session`` (a session whose work is rolled back
+after the test), ``fresh_database_url`` (an empty database of its own, for migration tests), and
+``frozen_now`` (the application clock frozen at a fixed instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.orm import Session
+
+from alphabook.core import clock, migrations
+from alphabook.core.db import Database
+from tests.integration.databases import BACKENDS, create_database, drop_database
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    try:
+        migrations.upgrade(url)
+        db = Database(url)
+        yield db
+        db.dispose()
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def frozen_now() -> Iterator[clock.FrozenClock]:
+    with clock.frozen(datetime(2026, 3, 2, 14, 30, tzinfo=UTC)) as frozen:
+        yield frozen

@@ -1,0 +1,68 @@
+"""The ``alphabook`` command as an operator types it, against a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from alphabook import __version__
+from alphabook.accounts import passwords
+from alphabook.accounts.passwords import PasswordPolicy
+from alphabook.core.config import Settings
+from alphabook.core.db import Database
+
+ALPHABOOK = str(Path(sys.executable).parent / "alphabook")
+
+
+def _run(args: list[str], home: Path, database_url: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ALPHABOOK_")}
+    env |= {"ALPHABOOK_HOME": str(home), "ALPHABOOK_DATABASE_URL": database_url, "COLUMNS": "200", **extra}
+    return subprocess.run([ALPHABOOK, *args], input=stdin, capture_output=True, text=True, env=env, cwd=home,
+                          timeout=120, check=False)
+
+
+def test_version(tmp_path: Path, fresh_database_url: str) -> None:
+    result = _run(["version"], tmp_path, fresh_database_url)
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_db_upgrade_and_downgrade(tmp_path: Path, fresh_database_url: str) -> None:
+    assert _run(["db", "upgrade"], tmp_path, fresh_database_url).returncode == 0
+    database = Database(fresh_database_url)
+    try:
+        assert "users" in inspect(database.engine).get_table_names()
+        result = _run(["db", "downgrade", "base"], tmp_path, fresh_database_url)
+        assert result.returncode == 0, result.stderr
+        inspector = inspect(database.engine)
+        assert "users" not in inspector.get_table_names()
+    finally:
+        database.dispose()
+
+
+def test_user_create_then_log_in(tmp_path: Path, fresh_database_url: str) -> None:
+    password = "a-quiet-orchard-in-june-42"
+    result = _run(["user", "create", "quinn", "--password-stdin"], tmp_path, fresh_database_url, stdin=password)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "quinn" in result.stdout and "/hub/login" in result.stdout
+    database = Database(fresh_database_url)
+    try:
+        with database.session() as session:
+            policy = PasswordPolicy.from_settings(Settings())
+            assert passwords.log_in(session, "quinn", password, policy) is not None
+    finally:
+        database.dispose()
+    weak = _run(["user", "create", "rupert", "--password-stdin"], tmp_path, fresh_database_url, stdin="letmein")
+    assert weak.returncode == 1 and "at least 10 characters" in weak.stdout
+
+
+def test_config_show_masks_secrets(tmp_path: Path, fresh_database_url: str) -> None:
+    result = _run(["config", "show"], tmp_path, "postgresql+psycopg://bob:hunter2@db.example:5432/ab",
+                  ALPHABOOK_ADMIN_PASSWORD="s3cret-admin-pass", ALPHABOOK_HUB_PORT="9123")
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout and "s3cret-admin-pass" not in result.stdout
+    assert "********" in result.stdout and "9123" in result.stdout
+    assert "ALPHABOOK_PASSWORD_MIN_LENGTH" in result.stdout

@@ -1,0 +1,75 @@
+"""Alembic owns the schema: it goes up, down and up again on every backend, and matches the models."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from alphabook.core import audit, migrations
+from alphabook.core.db import Database, make_engine
+from alphabook.models import Base
+
+TABLES = {"users", "passwords", "api_keys", "audit_log", "alembic_version"}
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade(fresh_database_url: str) -> None:
+    migrations.upgrade(fresh_database_url)
+    assert _tables(fresh_database_url) == TABLES
+    migrations.downgrade(fresh_database_url, "base")
+    assert _tables(fresh_database_url) == {"alembic_version"}
+    migrations.upgrade(fresh_database_url)
+    assert _tables(fresh_database_url) == TABLES
+    engine = make_engine(fresh_database_url)
+    try:
+        assert migrations.current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_do_not_drift(fresh_database_url: str) -> None:
+    migrations.upgrade(fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_audit_log_refuses_updates_and_deletes(fresh_database_url: str) -> None:
+    migrations.upgrade(fresh_database_url)
+    database = Database(fresh_database_url)
+    try:
+        with database.session() as session:
+            audit.record(session, actor="alice", action="test.happened", subject="thing:1", amount_minor=5)
+        for statement in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"), database.session() as session:
+                session.execute(text(statement))
+        with database.session() as session:
+            [entry] = audit.entries(session, subject="thing:1")
+            assert (entry.actor, entry.data) == ("alice", {"amount_minor": 5})
+            assert entry.at.tzinfo is not None
+    finally:
+        database.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    database = Database(f"sqlite:///{tmp_path}/wal.db")
+    try:
+        with database.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        database.dispose()

@@ -18,7 +18,9 @@ from alphabook.core.db import Database
 ALPHABOOK = str(Path(sys.executable).parent / "alphabook")
 
 
-def _run(args: list[str], home: Path, database_url: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], home: Path, database_url: str, stdin: str = "", **extra: str
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ALPHABOOK_")}
     env |= {"ALPHABOOK_HOME": str(home), "ALPHABOOK_DATABASE_URL": database_url, "COLUMNS": "200", **extra}
     return subprocess.run([ALPHABOOK, *args], input=stdin, capture_output=True, text=True, env=env, cwd=home,

@@ -7,6 +7,7 @@ FastAPI's own validation errors are rewritten the same way, listing each bad fie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -22,11 +23,14 @@ TYPE_BASE = "https://alphabook.dev/problems/"
 
 
 def problem(
-    request: Request, *, status: int, slug: str, title: str, detail: str, **extra: Any
+    request: Request, *, status: int, slug: str, title: str, detail: str,
+    headers: Mapping[str, str] | None = None, **extra: Any,
 ) -> JSONResponse:
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **extra}
-    headers = {"WWW-Authenticate": 'Bearer realm="alphabook"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="alphabook"')
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -52,7 +56,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"There is nothing at {request.url.path}; the API documentation is at api/docs under this service."
-    return problem(request, status=exc.status_code, slug=slug, title=_reason(exc.status_code), detail=detail)
+    return problem(request, status=exc.status_code, slug=slug, title=_reason(exc.status_code), detail=detail,
+                   headers=exc.headers)
 
 
 def _reason(status: int) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 #: The checkout this package was installed from (an editable install is the supported layout).
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -118,9 +119,18 @@ class Settings(BaseSettings):
         self.ensure_home()
         path = self.secrets_dir / name
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written whole under a private name, then linked into place: a process starting at the same
+            # moment either sees no file or the complete one, and exactly one value wins.
+            draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(nbytes))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip()
 
     def described(self) -> list[tuple[str, str, str]]:
@@ -135,7 +145,10 @@ class Settings(BaseSettings):
             else:
                 shown = str(value)
             if name == "database_url":
-                url = make_url(self.effective_database_url).render_as_string(hide_password=True)
+                try:
+                    url = make_url(self.effective_database_url).render_as_string(hide_password=True)
+                except ArgumentError:
+                    url = "(not a valid SQLAlchemy URL)"
                 shown = url if value else f"(unset) -> {url}"
             rows.append((f"ALPHABOOK_{name.upper()}", shown, field.description or ""))
         return rows

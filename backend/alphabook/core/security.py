@@ -32,7 +32,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
     """True when ``password`` matches; never raises for a wrong or malformed hash."""
     try:
         return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, ValueError):  # ValueError: a non-ASCII (corrupt) hash
         return False
 
 
@@ -44,7 +44,7 @@ def check_password_policy(password: str, *, username: str, min_length: int, min_
     """Raise :class:`InvalidInput` saying what to change when ``password`` is too weak."""
     if len(password) < min_length:
         raise InvalidInput(f"The password must be at least {min_length} characters long.")
-    if username and username.lower() in password.lower():
+    if len(username) >= 3 and username.lower() in password.lower():
         raise InvalidInput("The password must not contain the username.")
     verdict = zxcvbn(password[:100], user_inputs=[username, "alphabook", "jupyter"])
     if verdict["score"] < min_strength:

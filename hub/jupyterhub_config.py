@@ -55,6 +55,13 @@ c.AlphabookAuthenticator.login_max_failures = settings.login_max_failures
 c.AlphabookAuthenticator.login_lockout_minutes = settings.login_lockout_minutes
 c.AlphabookAuthenticator.home_root = str(settings.user_home_root)
 c.AlphabookAuthenticator.create_system_users = system_users
+c.AlphabookAuthenticator.public_hub_url = f"{settings.base_url}/hub/"
+c.AlphabookAuthenticator.github_client_id = settings.github_client_id
+c.AlphabookAuthenticator.github_url = settings.github_url
+c.AlphabookAuthenticator.google_client_id = settings.google_client_id
+for _name in ("github_client_secret", "google_client_secret"):
+    _secret = getattr(settings, _name)
+    setattr(c.AlphabookAuthenticator, _name, _secret.get_secret_value() if _secret else "")
 c.JupyterHub.load_groups = {"creators": {}}
 
 # --- one isolated JupyterLab per person -------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.fake_github import FakeGitHub
 from tests.e2e.hub_client import HubUserSession
 
 ALPHABOOK = Path(sys.executable).parent / "alphabook"
@@ -67,7 +68,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeou
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(login="Octo-Cat", client_id="e2e-client", client_secret=secrets.token_hex(8)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory, github: FakeGitHub) -> Iterator[RunningHub]:
     assert os.geteuid() == 0, "the end-to-end suite runs the hub as root to prove per-user Unix isolation"
     home = tmp_path_factory.mktemp("alphabook-home")
     port = free_port()
@@ -83,6 +90,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         "ALPHABOOK_ADMIN_USERNAME": admin_name,
         "ALPHABOOK_ADMIN_PASSWORD": admin_password,
         "ALPHABOOK_TOKEN_CACHE_SECONDS": "1",
+        "ALPHABOOK_GITHUB_CLIENT_ID": github.client_id,
+        "ALPHABOOK_GITHUB_CLIENT_SECRET": github.client_secret,
+        "ALPHABOOK_GITHUB_URL": github.url,
     }
     log = home / "hub.log"
     with log.open("wb") as out:

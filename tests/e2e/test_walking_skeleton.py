@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pwd
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import RunningHub
+from tests.e2e.fake_github import FakeGitHub
 from tests.e2e.hub_client import HubUserSession
 
 pytestmark = pytest.mark.e2e
@@ -118,3 +120,23 @@ def test_admin_makes_a_creator_and_reads_metrics(hub: RunningHub, new_person: Ne
         assert person.api("GET", "/hub/metrics").status_code == 403
     finally:
         admin.close()
+
+
+def test_sign_in_with_github(hub: RunningHub, github: FakeGitHub) -> None:
+    person = HubUserSession(hub.url, "gh-octo-cat")
+    hub.unix_users.append(person.name)
+    try:
+        assert "Sign in with GitHub" in person.http.get("/hub/login").text
+        to_github = person.http.get("/hub/github/oauth_login", follow_redirects=False)
+        assert to_github.status_code == 302 and to_github.headers["location"].startswith(github.url)
+        back = person.http.get(to_github.headers["location"], follow_redirects=False)
+        assert back.headers["location"].startswith(f"{hub.url}/hub/github/oauth_callback")
+        landed = person.http.get(back.headers["location"], follow_redirects=False)
+        assert landed.status_code == 302, landed.text
+        # GitHub's 'Octo-Cat' is the hub user 'gh-octo-cat', with a private Unix account of their own.
+        person.request_token()
+        assert person.api("GET", "/services/api/api/me").json()["name"] == "gh-octo-cat"
+        home = pwd.getpwnam("gh-octo-cat").pw_dir
+        assert oct(os.stat(home).st_mode & 0o777) == "0o700"
+    finally:
+        person.close()

@@ -3,7 +3,8 @@
 Why our own and not jupyterhub-nativeauthenticator: its 1.3.0 release crashes at login on JupyterHub 6
 (it calls the removed ``statsd``). This one is small because the policy lives in
 :mod:`alphabook.accounts.passwords` (argon2 hashes, zxcvbn strength, lockout) and the hub supplies the
-rest; it adds a ``/hub/signup`` page. It is a ``LocalAuthenticator`` so that, when the hub runs as root,
+rest; it adds a ``/hub/signup`` page, and GitHub/Google sign-in when configured
+(:mod:`alphabook.accounts.oauth_providers`). It is a ``LocalAuthenticator`` so that, when the hub runs as root,
 every person gets a Unix account of their own with a private home (see ``hub/jupyterhub_config.py``).
 """
 
@@ -21,6 +22,7 @@ from tornado import web
 from traitlets import Bool, Integer, Unicode, default
 
 from alphabook.accounts import passwords
+from alphabook.accounts.oauth_providers import ProviderLink, build_providers
 from alphabook.accounts.passwords import PasswordPolicy
 from alphabook.core.db import Database
 from alphabook.core.errors import AlphabookError
@@ -38,6 +40,26 @@ class AlphabookAuthenticator(LocalAuthenticator):
     login_max_failures = Integer(5, config=True, help="Failed logins in a row before the account locks.")
     login_lockout_minutes = Integer(15, config=True, help="Minutes a locked account stays locked.")
     home_root = Unicode("/home", config=True, help="Where Unix home folders are created (mode 0700).")
+    public_hub_url = Unicode(
+        "http://127.0.0.1:8000/hub/", config=True, help="The hub's public URL, for OAuth provider callbacks."
+    )
+    github_client_id = Unicode("", config=True, help="GitHub OAuth app id; with the secret, enables GitHub login.")
+    github_client_secret = Unicode("", config=True, help="GitHub OAuth app secret.")
+    github_url = Unicode("https://github.com", config=True, help="GitHub (or GitHub Enterprise) base URL.")
+    google_client_id = Unicode("", config=True, help="Google OAuth client id; with the secret, enables Google.")
+    google_client_secret = Unicode("", config=True, help="Google OAuth client secret.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.providers = build_providers(
+            self, self.public_hub_url, github_client_id=self.github_client_id,
+            github_client_secret=self.github_client_secret, github_url=self.github_url,
+            google_client_id=self.google_client_id, google_client_secret=self.google_client_secret,
+        )
+
+    def provider_links(self, base_url: str) -> list[ProviderLink]:
+        """The "Sign in with …" buttons the login page shows."""
+        return [ProviderLink(label=provider.label, url=provider.login_url(base_url)) for provider in self.providers]
 
     @default("allow_all")
     def _allow_all_default(self) -> bool:
@@ -105,7 +127,8 @@ class AlphabookAuthenticator(LocalAuthenticator):
         os.chmod(pwd.getpwnam(user.name).pw_dir, 0o700)
 
     def get_handlers(self, app: Any) -> list[tuple[str, type[BaseHandler]]]:
-        return [*super().get_handlers(app), ("/signup", SignUpHandler)]
+        mounted = [handler for provider in self.providers for handler in provider.get_handlers(app)]
+        return [*super().get_handlers(app), ("/signup", SignUpHandler), *mounted]
 
 
 class SignUpHandler(BaseHandler):

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
         default="", description="GitHub OAuth app id; with its secret, enables GitHub login."
     )
     github_client_secret: SecretStr | None = Field(default=None, description="GitHub OAuth app secret.")
+    github_url: str = Field(default="https://github.com", description="GitHub (or GitHub Enterprise) base URL.")
     google_client_id: str = Field(
         default="", description="Google OAuth client id; with its secret, enables Google login."
     )

@@ -72,6 +72,16 @@ c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
 if system_users:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+    # Every folder on the way to the venv and to the Python it links to must be open to other users.
+    _needed = {VENV_BIN, Path(os.path.realpath(VENV_BIN / "python")).parent}
+    _closed = sorted({str(p) for d in _needed for p in [*d.parents, d] if p.exists() and not p.stat().st_mode & 0o001})
+    if _closed:
+        sys.exit(
+            f"alphabook: user servers run as their own Unix users, who cannot enter {_closed[0]} "
+            f"(no execute permission for others), so they cannot start {VENV_BIN / 'jupyterhub-singleuser'}. "
+            "Put the checkout where every user can read it (e.g. /opt or /srv) and build .venv from a system "
+            "Python (make PYTHON=/usr/bin/python3.11), or run 'chmod o+x' on that folder."
+        )
 else:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(settings.home / "users" / "{username}")

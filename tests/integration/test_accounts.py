@@ -54,6 +54,15 @@ def test_a_taken_name_cannot_be_signed_up_again(session: Session) -> None:
     assert passwords.log_in(session, "carol", GOOD, POLICY) is not None
 
 
+def test_sign_up_cannot_take_over_an_account_without_a_password(session: Session) -> None:
+    service.ensure_user(session, "gh-octocat")  # came in through GitHub: no password of its own
+    service.ensure_user(session, "trent")  # added by an admin in the hub
+    for name, error in (("gh-octocat", InvalidInput), ("g-someone", InvalidInput), ("trent", Conflict)):
+        with pytest.raises(error):
+            passwords.sign_up(session, name, GOOD, POLICY)
+    assert passwords.log_in(session, "trent", GOOD, POLICY) is None
+
+
 def test_lockout_after_repeated_failures_then_expiry(session: Session, frozen_now: FrozenClock) -> None:
     passwords.sign_up(session, "dave", GOOD, POLICY)
     for _ in range(POLICY.max_failures):

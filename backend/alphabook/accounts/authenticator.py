@@ -24,6 +24,7 @@ from traitlets import Bool, Integer, Unicode, default
 from alphabook.accounts import passwords
 from alphabook.accounts.oauth_providers import ProviderLink, build_providers
 from alphabook.accounts.passwords import PasswordPolicy
+from alphabook.accounts.service import find_user
 from alphabook.core.db import Database
 from alphabook.core.errors import AlphabookError
 
@@ -119,7 +120,7 @@ class AlphabookAuthenticator(LocalAuthenticator):
         except KeyError:
             return True
         with self.database.session() as session:
-            return passwords.has_password(session, name)
+            return find_user(session, name) is not None
 
     def add_system_user(self, user: Any) -> None:
         super().add_system_user(user)
@@ -155,6 +156,8 @@ class SignUpHandler(BaseHandler):
         error = None
         if password != confirm:
             error = "The two passwords differ; type the same password twice."
+        elif self.find_user(name) is not None:  # known to the hub (an admin added them, or a provider login)
+            error = f"The username '{name}' is taken; choose another."
         else:
             try:
                 await asyncio.to_thread(self.auth.sign_up, name, password, email)

@@ -20,7 +20,7 @@ from jupyterhub.utils import url_path_join
 from oauthenticator.github import LocalGitHubOAuthenticator
 from oauthenticator.google import LocalGoogleOAuthenticator
 
-from alphabook.accounts.service import USERNAME_PATTERN
+from alphabook.accounts.service import GITHUB_PREFIX, GOOGLE_PREFIX, USERNAME_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class ProviderLink:
 
 def github_username(login: str) -> str | None:
     """``gh-`` + the GitHub login (unique on GitHub), or None if it cannot be a Unix name."""
-    name = "gh-" + login.lower()
+    name = GITHUB_PREFIX + login.lower()
     return name if USERNAME_PATTERN.fullmatch(name) else None
 
 
@@ -39,7 +39,7 @@ def google_username(email: str) -> str | None:
     """``g-`` + the mailbox name + a digest of the whole address (mailbox names repeat across domains)."""
     mailbox = re.sub(r"[^a-z0-9_-]", "-", email.split("@")[0].lower())[:20].strip("-")
     digest = hashlib.sha256(email.lower().encode()).hexdigest()[:6]
-    name = f"g-{mailbox}-{digest}" if mailbox else f"g-{digest}"
+    name = f"{GOOGLE_PREFIX}{mailbox}-{digest}" if mailbox else f"{GOOGLE_PREFIX}{digest}"
     return name if USERNAME_PATTERN.fullmatch(name) else None
 
 

@@ -14,11 +14,11 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import Password, Role, User
-from alphabook.accounts.service import check_username, ensure_user, find_user
+from alphabook.accounts.service import PROVIDER_PREFIXES, check_username, ensure_user, find_user
 from alphabook.core import audit, security
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.errors import Conflict
+from alphabook.core.errors import Conflict, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,13 @@ def sign_up(
 ) -> User:
     """Create a password account; raises InvalidInput/Conflict with a message for the sign-up form."""
     check_username(name)
-    existing = find_user(session, name)
-    if existing is not None and existing.password is not None:
+    if name.startswith(PROVIDER_PREFIXES):
+        raise InvalidInput(f"Names starting with {' or '.join(PROVIDER_PREFIXES)} are kept for GitHub and Google "
+                           "sign-in; choose another, or use the 'Sign in with' buttons.")
+    if find_user(session, name) is not None:
         raise Conflict(f"The username '{name}' is taken; choose another.")
     policy.check(name, password)
-    user = existing or ensure_user(session, name, roles=[Role.USER.value], email=email)
+    user = ensure_user(session, name, roles=[Role.USER.value], email=email)
     _store(session, user, password)
     audit.record(session, actor=name, action="user.signed_up", subject=f"user:{name}")
     return user
@@ -66,11 +68,6 @@ def set_password(session: Session, name: str, password: str, policy: PasswordPol
     _store(session, user, password)
     audit.record(session, actor=actor, action="user.password_set", subject=f"user:{name}")
     return user
-
-
-def has_password(session: Session, name: str) -> bool:
-    user = find_user(session, name)
-    return user is not None and user.password is not None
 
 
 def log_in(session: Session, name: str, password: str, policy: PasswordPolicy) -> User | None:

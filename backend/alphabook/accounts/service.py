@@ -21,6 +21,11 @@ from alphabook.core.errors import InvalidInput, NotFound, Unauthenticated
 #: Valid as a hub name and as a Unix account name (Debian's adduser NAME_REGEX).
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 MAX_KEYS_PER_USER = 50
+#: Username prefixes of people who sign in with GitHub or Google (:mod:`alphabook.accounts.oauth_providers`);
+#: password sign-up may not use them, so nobody can pre-empt a provider account.
+GITHUB_PREFIX = "gh-"
+GOOGLE_PREFIX = "g-"
+PROVIDER_PREFIXES = (GITHUB_PREFIX, GOOGLE_PREFIX)
 
 
 def check_username(name: str) -> str:

@@ -29,7 +29,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(config_app, name="config")
-console = Console()
+console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
 
@@ -62,7 +62,6 @@ def run() -> None:
     console.print(f"  data        {settings.home}   database {_safe_url(settings.effective_database_url)}")
     console.print("  stop        Ctrl+C\n")
     jupyterhub = Path(sys.executable).parent / "jupyterhub"
-    os.chdir(settings.hub_dir)
     os.execv(str(jupyterhub), [str(jupyterhub), "-f", str(HUB_CONFIG)])
 
 

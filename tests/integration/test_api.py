@@ -102,3 +102,20 @@ def test_someone_elses_key_is_not_found(client: TestClient, database: Database) 
     key_id = client.get("/services/api/api/keys", headers=owner).json()[0]["id"]
     _assert_problem(client.delete(f"/services/api/api/keys/{key_id}", headers=other), 404, "no API key")
     assert len(client.get("/services/api/api/keys", headers=owner).json()) == 1
+
+
+def test_audit_log_is_for_admins_only(client: TestClient, database: Database) -> None:
+    user = _auth(_key(database, "sybil", [ApiScope.READ, ApiScope.WRITE]))
+    _assert_problem(client.get("/services/api/api/audit", headers=user), 403, "'admin' role")
+    with database.session() as session:
+        service.ensure_user(session, "victor", roles=["user", "creator", "admin"])
+    admin = _auth(_key(database, "victor", [ApiScope.READ]))
+    created = client.post("/services/api/api/keys", headers=user, json={"name": "audited"}).json()
+    rows = client.get("/services/api/api/audit", headers=admin,
+                      params={"subject": f"api_key:{created['prefix']}"}).json()
+    assert [(row["actor"], row["action"], row["data"]["name"]) for row in rows] == [
+        ("sybil", "api_key.created", "audited")
+    ]
+    first_page = client.get("/services/api/api/audit", headers=admin, params={"limit": 1}).json()
+    after = client.get("/services/api/api/audit", headers=admin, params={"after_id": first_page[0]["id"]}).json()
+    assert len(first_page) == 1 and all(row["id"] > first_page[0]["id"] for row in after)

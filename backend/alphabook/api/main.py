@@ -18,12 +18,12 @@ from alphabook import __version__
 from alphabook.accounts.hub_identity import HubIdentity
 from alphabook.api import problems
 from alphabook.api.deps import BrowserLogin, IdentityDep
-from alphabook.api.routes import accounts, health
+from alphabook.api.routes import accounts, audit, health
 from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
 
-DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router]
+DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router]
 
 
 def create_app(settings: Settings | None = None, *, prefix: str | None = None) -> FastAPI:

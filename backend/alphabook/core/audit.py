@@ -35,11 +35,20 @@ def record(session: Session, *, actor: str, action: str, subject: str, **data: A
     return entry
 
 
-def entries(session: Session, *, subject: str | None = None, action: str | None = None) -> list[AuditEntry]:
-    """Audit rows, oldest first, optionally narrowed to one subject or action."""
-    query = select(AuditEntry).order_by(AuditEntry.id)
-    if subject is not None:
-        query = query.where(AuditEntry.subject == subject)
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
+def entries(
+    session: Session,
+    *,
+    subject: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """Audit rows, oldest first, optionally narrowed; ``after_id`` pages through a long log."""
+    query = select(AuditEntry).where(AuditEntry.id > after_id).order_by(AuditEntry.id)
+    for column, value in ((AuditEntry.subject, subject), (AuditEntry.action, action), (AuditEntry.actor, actor)):
+        if value is not None:
+            query = query.where(column == value)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))

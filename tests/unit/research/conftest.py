@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import urllib3  # noqa: F401  (vectorbt imports it; its import-time IPv6 probe must run before sockets are blocked)
 
 from alphabook.core.config import PROJECT_ROOT
 
@@ -23,8 +24,8 @@ def read_shared(name: str) -> pd.DataFrame:
     path = SHARED_DATA / name
     assert path.exists(), f"shared market data {path} is missing: it sits beside the checkout in CI"
     frame = pd.read_csv(path, parse_dates=["timestamp"], index_col="timestamp")
-    frame.index = pd.DatetimeIndex(frame.index, name="time").tz_convert("UTC") if frame.index.tz else \
-        pd.DatetimeIndex(frame.index, name="time").tz_localize("UTC")
+    index = pd.DatetimeIndex(frame.index, name="time")
+    frame.index = index.tz_convert("UTC") if index.tz is not None else index.tz_localize("UTC")
     return frame[COLUMNS].astype("float64")
 
 

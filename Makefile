@@ -30,7 +30,7 @@ bench: bootstrap
 bootstrap: system-packages $(INSTALLED) $(PROXY)
 
 # Debian packages the project needs; installed when missing and we are root, else we say what to install.
-SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm
+SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap
 system-packages:
 	@missing=""; \
 	for pair in $(SYSTEM_COMMANDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

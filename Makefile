@@ -9,6 +9,7 @@ PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11 /usr/local/bin/python3.11) 
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+KERNELSPECS := $(VENV)/.kernelspecs
 PROXY := hub/node_modules/.bin/configurable-http-proxy
 
 .PHONY: run test lint bench bootstrap system-packages clean
@@ -27,7 +28,7 @@ bench: bootstrap
 	$(BIN)/python -m pytest tests/benchmarks -s -o addopts="" -p no:cacheprovider; \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no benchmarks yet"; exit 0; fi; exit $$status
 
-bootstrap: system-packages $(INSTALLED) $(PROXY)
+bootstrap: system-packages $(INSTALLED) $(KERNELSPECS) $(PROXY)
 
 # Debian packages the project needs; installed when missing and we are root, else we say what to install.
 SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap
@@ -50,6 +51,11 @@ $(BIN)/python:
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# The sandboxed kernelspecs (kernels/), installed into the venv with its absolute Python in their argv.
+$(KERNELSPECS): $(INSTALLED) $(wildcard kernels/*/kernel.json) backend/alphabook/sandbox/kernelspecs.py
+	$(BIN)/alphabook kernels install
 	@touch $@
 
 $(PROXY): hub/package.json hub/package-lock.json

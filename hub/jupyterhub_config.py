@@ -17,6 +17,7 @@ from alphabook.accounts.bootstrap import ensure_admin
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
 from alphabook.core.db import Database
+from alphabook.sandbox.kernelspecs import USER_SERVER_ARGS
 
 settings = get_settings()
 settings.ensure_home()
@@ -68,6 +69,9 @@ c.JupyterHub.load_groups = {"creators": {}}
 c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"}
+# Kernels run in bubblewrap (kernels/README.md): only alphabook-research (default) and alphabook-sandbox
+# may start, and the server reaches them over ipc sockets because the sandbox has no network.
+c.Spawner.args = [*USER_SERVER_ARGS]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
 if system_users:

@@ -90,8 +90,8 @@ class HubUserSession:
             time.sleep(0.5)
         raise TimeoutError(f"{self.name}'s server did not become ready in {timeout}s")
 
-    def start_kernel(self) -> str:
-        reply = self.api("POST", f"/user/{self.name}/api/kernels", json={"name": "python3"})
+    def start_kernel(self, name: str = "alphabook-research") -> str:
+        reply = self.api("POST", f"/user/{self.name}/api/kernels", json={"name": name})
         assert reply.status_code == 201, reply.text
         kernel_id: str = reply.json()["id"]
         return kernel_id

@@ -33,8 +33,11 @@ def test_two_people_get_isolated_servers_and_the_api_knows_them(hub: RunningHub,
     lab = alice.http.get(f"/user/{alice.name}/lab")
     assert lab.status_code == 200 and "JupyterLab" in lab.text
 
-    kernel = alice.start_kernel()
+    kernel = alice.start_kernel("alphabook-research")
     assert alice.execute(kernel, "1+1").text == "2"
+    # Only the sandboxed kernelspecs start: an unsandboxed python3 is refused, and says why.
+    refused = alice.api("POST", f"/user/{alice.name}/api/kernels", json={"name": "python3"})
+    assert refused.status_code == 403 and "not allowed" in refused.json()["message"], refused.text
     assert alice.execute(kernel, "import getpass, os; print(getpass.getuser(), os.getuid())").text.split() == [
         alice.name, str(pwd.getpwnam(alice.name).pw_uid)
     ]
@@ -48,6 +51,11 @@ def test_two_people_get_isolated_servers_and_the_api_knows_them(hub: RunningHub,
     assert "PermissionError" in attempt.text
     assert "PermissionError" in alice.execute(kernel, f"import os; os.listdir({bob_home!r})").text
     assert alice.execute(kernel, f"oct(os.stat({bob_home!r}).st_mode & 0o777)").text == "'0o700'"
+    # The sandbox kernel sees neither home, only the folder that holds its own connection sockets.
+    sandbox = alice.start_kernel("alphabook-sandbox")
+    alice_home = pwd.getpwnam(alice.name).pw_dir
+    seen = alice.execute(sandbox, f"import os; print(1+1, os.listdir({alice_home!r}), os.path.exists({bob_home!r}))")
+    assert seen.text == "2 ['.local'] False\n"
 
     # The API service knows who is calling.
     me = alice.api("GET", "/services/api/api/me")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +120,18 @@ def test_audit_log_is_for_admins_only(client: TestClient, database: Database) ->
     first_page = client.get("/services/api/api/audit", headers=admin, params={"limit": 1}).json()
     after = client.get("/services/api/api/audit", headers=admin, params={"after_id": first_page[0]["id"]}).json()
     assert len(first_page) == 1 and all(row["id"] > first_page[0]["id"] for row in after)
+
+
+def test_health_says_whether_creators_code_runs_isolated(database: Database, tmp_path: Path) -> None:
+    isolated = Settings(home=tmp_path, database_url=database.url)
+    weaker = Settings(home=tmp_path, database_url=database.url, sandbox_mode="unsandboxed-limits-only")
+    missing = Settings(home=tmp_path, database_url=database.url, sandbox_bwrap_path="/nonexistent/bwrap")
+    with TestClient(create_app(isolated)) as client:
+        sandbox = client.get("/api/health").json()["sandbox"]
+        assert sandbox["isolated"] is True and sandbox["warning"] is None
+    with TestClient(create_app(weaker)) as client:
+        sandbox = client.get("/api/health").json()["sandbox"]
+        assert sandbox["isolated"] is False and "WITHOUT OS isolation" in sandbox["warning"]
+    with TestClient(create_app(missing)) as client:
+        sandbox = client.get("/api/health").json()["sandbox"]
+        assert sandbox["available"] is False and sandbox["reason"]

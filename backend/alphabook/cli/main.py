@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from alphabook import __version__
+from alphabook.cli.kernels import app as kernels_app
+from alphabook.cli.sandbox import app as sandbox_app
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
 from alphabook.core.db import Database
@@ -29,6 +31,8 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(config_app, name="config")
+app.add_typer(kernels_app, name="kernels")
+app.add_typer(sandbox_app, name="sandbox")
 console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"

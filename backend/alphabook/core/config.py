@@ -85,6 +85,20 @@ class Settings(BaseSettings):
         default="", description="Google OAuth client id; with its secret, enables Google login."
     )
     google_client_secret: SecretStr | None = Field(default=None, description="Google OAuth client secret.")
+    sandbox_mode: Literal["bwrap", "unsandboxed-limits-only"] = Field(
+        default="bwrap",
+        description="How creators' code is isolated: 'bwrap' (bubblewrap, the only safe choice) or, on a machine "
+        "without it, 'unsandboxed-limits-only' (OS limits only; announced in the logs and on /api/health).",
+    )
+    sandbox_bwrap_path: str = Field(default="bwrap", description="The bubblewrap executable.")
+    sandbox_pool_size: int = Field(default=0, ge=0, description="Warm sandbox workers; 0 means one per CPU.")
+    sandbox_queue_size: int = Field(
+        default=0, ge=0,
+        description="Calls that may wait for a worker before callers are told to retry; 0: 4 per worker.",
+    )
+    sandbox_uid_base: int = Field(
+        default=61000, ge=1000, description="First of the unprivileged uids sandbox workers run as (one per worker)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log verbosity.")
 
     # --- derived locations -------------------------------------------------------------

@@ -111,11 +111,12 @@ def test_environment_holds_no_secrets(make_pool, monkeypatch: pytest.MonkeyPatch
 
 
 def test_tmp_is_private_and_empty_and_nothing_is_writable(pool: BwrapPool) -> None:
+    package = PROJECT_ROOT / "backend" / "alphabook" / "x"
     with tempfile.NamedTemporaryFile(dir="/tmp", prefix="host-only-"):
-        seen = pool._probe("""
+        seen = pool._probe(f"""
 import os, resource
-outcome = {"tmp": os.listdir("/tmp"), "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)}
-for path in ("/tmp/x", "/dev/shm/x", "/x", "/work/main/backend/alphabook/x"):
+outcome = {{"tmp": os.listdir("/tmp"), "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)}}
+for path in ("/tmp/x", "/dev/shm/x", "/x", {str(package)!r}):
     try:
         open(path, "w").close()
         outcome[path] = "written"

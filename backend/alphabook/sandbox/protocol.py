@@ -9,6 +9,7 @@ The host reads replies against hard size caps, checking the prefix before it rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -17,8 +18,8 @@ from typing import Any
 
 from alphabook.sandbox.frames import OutputTooLarge
 
-__all__ = ["MAGIC", "PREFIX", "MessageReader", "ProtocolError", "pack", "parse_header", "read_message", "truncate",
-           "write_message"]
+__all__ = ["MAGIC", "PREFIX", "MessageReader", "ProtocolError", "consume", "pack", "parse_header", "read_message",
+           "truncate", "write_message"]
 
 MAGIC = b"ABX1"
 PREFIX = struct.Struct("<4sII")  # magic, header bytes, body bytes
@@ -41,11 +42,20 @@ def pack(header: Mapping[str, Any], body: Any = b"") -> tuple[bytes, memoryview]
 
 
 def write_message(fd: int, header: Mapping[str, Any], body: Any = b"") -> None:
-    """Write one whole message to a blocking ``fd``."""
-    for chunk in pack(header, body):
-        view = memoryview(chunk).cast("B")
-        while view:
-            view = view[os.write(fd, view):]
+    """Write one whole message to a blocking ``fd``, gathered (one writev: one wake-up for the reader)."""
+    pending = [memoryview(chunk).cast("B") for chunk in pack(header, body)]
+    while pending:
+        pending = consume(pending, os.writev(fd, pending))
+
+
+def consume(pending: list[memoryview], written: int) -> list[memoryview]:
+    """What is left of the chunks ``pending`` once their first ``written`` bytes have been written."""
+    while pending and written >= len(pending[0]):
+        written -= len(pending[0])
+        pending = pending[1:]
+    if pending and written:
+        pending = [pending[0][written:], *pending[1:]]
+    return pending
 
 
 def _read_exactly(fd: int, size: int) -> bytearray | None:
@@ -112,6 +122,9 @@ class MessageReader:
         chunk = os.read(fd, 1 << 16)
         self.pending += chunk
         self._advance()
+        if chunk and self._body is not None and self._filled < len(self._body):
+            with contextlib.suppress(BlockingIOError):  # the rest of a body already in the pipe: no extra wake-up
+                self._filled += os.readv(fd, [memoryview(self._body)[self._filled:]])
         return bool(chunk)
 
     def _advance(self) -> None:

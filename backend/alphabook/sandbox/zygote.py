@@ -257,16 +257,14 @@ class ZygoteProcess:
         return now + KILL_GRACE
 
     def _write_some(self, pending: list[memoryview]) -> list[memoryview]:
-        while pending:
+        while pending:  # gathered: the prefix, header and body reach the child in one wake-up
             try:
-                written = os.write(self.request, pending[0])
+                written = os.writev(self.request, pending)
             except BlockingIOError:
                 break
             except BrokenPipeError:
                 return []
-            pending[0] = pending[0][written:]
-            if not pending[0]:
-                pending.pop(0)
+            pending = protocol.consume(pending, written)
         return pending
 
     def _after_death(self, outcome: CallOutcome, reader: MessageReader, ended: dict[str, Any],

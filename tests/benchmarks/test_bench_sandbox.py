@@ -2,7 +2,8 @@
 
 RSI(14) over 10,000 real BTC/USDT 5-minute bars, computed by ``compute("rsi")`` inside a creator-style
 indicator, three ways: in-process (the plain function, and the trusted InProcessExecutor, which adds the
-policy), through a warm two-slot bubblewrap pool, and through a fresh Jupyter kernel per call
+policy), through a warm two-slot bubblewrap pool (the overhead is taken between calls that arrive the same
+way, one every 30 ms; back-to-back figures are printed beside it), and through a fresh Jupyter kernel per call
 (jupyter_client's KernelManager over ``transport="ipc"``: start, execute, fetch the result, shut down),
 which is what running each buyer's call in its own kernel would cost. Nothing here asserts on time; the
 goals are printed for the reader.
@@ -35,6 +36,7 @@ PARAMS = {"timeperiod": 14}
 CALLS = 200
 KERNEL_CALLS = 3
 THROUGHPUT_SECONDS = 5.0
+PAUSE = 0.03  # seconds between calls that arrive one at a time
 ROWS: list[tuple[str, str, str]] = []
 
 
@@ -100,22 +102,29 @@ def _kernel_call(bars_file: Path, workdir: Path) -> np.ndarray:
 def test_overhead_throughput_and_kernel_per_call(bars: pd.DataFrame, pool: BwrapPool) -> None:
     namespace: dict[str, Any] = {}
     exec(SOURCE, namespace)
-    plain = p50_ms(lambda: contract.run_indicator(namespace["indicator"], bars, **PARAMS))
     trusted = InProcessExecutor(trusted=True)
-    in_process = p50_ms(lambda: trusted.run(SOURCE, bars, PARAMS))
+
+    def plain() -> pd.DataFrame:
+        return contract.run_indicator(namespace["indicator"], bars, **PARAMS)
 
     def sandboxed() -> pd.DataFrame:
         return pool.run(SOURCE, bars, PARAMS)
 
-    warm = p50_ms(sandboxed, pause=0.03)  # a child has rehearsed and waits: the pool's normal state
+    # A buyer's call arrives after a pause, and on this VM anything run 30 ms after the last call is slower
+    # (caches and branch predictors have gone cold): so the overhead compares both sides arriving alike.
+    plain_hot = p50_ms(plain)
+    plain_paused = p50_ms(plain, pause=PAUSE)
+    in_process = p50_ms(lambda: trusted.run(SOURCE, bars, PARAMS), pause=PAUSE)
+    warm = p50_ms(sandboxed, pause=PAUSE)  # a child has rehearsed and waits: the pool's normal state
     back_to_back = p50_ms(sandboxed)  # every call right after the previous one
-    expected = contract.run_indicator(namespace["indicator"], bars, **PARAMS)
+    expected = plain()
     np.testing.assert_allclose(sandboxed().to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12, equal_nan=True)
-    record("RSI(14), 10k bars, in process (plain call)", f"{plain:.2f} ms", "the anchor")
+    record("RSI(14), 10k bars, in process (plain call), back to back", f"{plain_hot:.2f} ms", "report")
+    record(f"  the same, calls {PAUSE * 1000:.0f} ms apart", f"{plain_paused:.2f} ms", "the anchor")
     record("  in process through the policy (InProcessExecutor)", f"{in_process:.2f} ms", "report")
     record("  warm sandbox pool, p50", f"{warm:.2f} ms", "report")
-    record("  warm pool overhead over the in-process call", f"{warm - plain:.2f} ms (vs policy: "
-           f"{warm - in_process:.2f} ms)", "<= 5 ms")
+    record("  warm pool overhead over the in-process call", f"{warm - plain_paused:.2f} ms (vs policy: "
+           f"{warm - in_process:.2f} ms; vs back to back: {warm - plain_hot:.2f} ms)", "<= 5 ms")
     record("  back-to-back calls on the pool, p50", f"{back_to_back:.2f} ms", "report")
 
     done = 0

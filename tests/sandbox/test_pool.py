@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from alphabook.core.config import PROJECT_ROOT, Settings
@@ -234,47 +233,60 @@ def test_output_over_the_limit_is_refused(pool: BwrapPool, bars: pd.DataFrame) -
     assert isinstance(raised.value, BadResult) and raised.value.kind == "output"
 
 
-def _arrow(columns: dict[str, pa.Array]) -> bytes:
-    batch = pa.record_batch(list(columns.values()), names=list(columns))
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+def _floats(*columns: list[float]) -> bytearray:
+    return bytearray(np.array(columns, dtype="<f8").tobytes())
 
 
-@pytest.mark.parametrize("columns", [
-    {"x": pa.array(["a", "b", "c"])},  # not numeric
-    {"x": pa.array([1, 2, 3], pa.int64())},  # not float64/bool
-    {"x": pa.array([1.0, 2.0])},  # wrong length
-    {"bad\nname": pa.array([1.0, 2.0, 3.0])},
-    {"x": pa.array([1.0, np.inf, 3.0])},
+@pytest.mark.parametrize(("names", "body"), [
+    ([], _floats()),  # no output
+    (["x"], _floats([1.0, 2.0])),  # wrong length
+    (["x"], bytearray(b"\0" * 23)),  # not whole float64 values
+    (["x", "y"], _floats([1.0, 2.0, 3.0])),  # fewer values than names
+    (["x", "x"], _floats([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])),  # duplicate names
+    (["bad\nname"], _floats([1.0, 2.0, 3.0])),
+    ([""], _floats([1.0, 2.0, 3.0])),
+    ([7], _floats([1.0, 2.0, 3.0])),  # a name that is not text
+    ("x", _floats([1.0, 2.0, 3.0])),  # names that are not a list
+    (["x"], _floats([1.0, np.inf, 3.0])),
+    ([f"c{i}" for i in range(257)], _floats(*[[1.0, 2.0, 3.0]] * 257)),  # too many columns
 ])
-def test_host_refuses_whatever_a_worker_could_send(columns: dict[str, pa.Array]) -> None:
+def test_host_refuses_whatever_a_worker_could_send(names: object, body: bytearray) -> None:
     with pytest.raises(BadResult):
-        decode_result(_arrow(columns), pd.RangeIndex(3), 1 << 20)
-    with pytest.raises(BadResult):
-        decode_result(b"not arrow at all", pd.RangeIndex(3), 1 << 20)
+        decode_result(names, body, pd.RangeIndex(3), 1 << 20)
+
+
+def test_host_refuses_results_over_its_byte_limit() -> None:
+    with pytest.raises(OutputTooLarge):
+        decode_result(["x"], _floats([1.0, 2.0, 3.0]), pd.RangeIndex(3), 16)
 
 
 def test_host_rebuilds_results_on_its_own_index() -> None:
     index = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
-    output = decode_result(_arrow({"x": pa.array([1.0, 2.0, 3.0]), "y": pa.array([True, False, True])}), index,
-                           1 << 20)
-    assert output.index is index and list(output.dtypes) == [np.float64, np.float64]
+    output = decode_result(["x", "y"], _floats([1.0, 2.0, 3.0], [1.0, np.nan, 0.0]), index, 1 << 20)
+    assert output.index is index and list(output.columns) == ["x", "y"]
+    assert list(output.dtypes) == [np.float64, np.float64]
+    np.testing.assert_array_equal(output["y"].to_numpy(), [1.0, np.nan, 0.0])
 
 
 @pytest.mark.parametrize("index", [
     pd.date_range("2024-01-01", periods=50, freq="5min", tz="UTC", name="time"),
     pd.date_range("2024-03-30", periods=50, freq="h", tz="Europe/Paris"),
+    pd.date_range("2024-03-30", periods=50, freq="D", unit="s"),
+    pd.DatetimeIndex(pd.date_range("2024-01-01", periods=50, freq="min", tz="UTC", unit="ns"), freq=None),
     pd.RangeIndex(10, 110, 2),
     pd.Index(np.arange(50.0) * 1.5, name="x"),
+    pd.Index(np.arange(50, dtype=np.uint32), name=7),
 ])
 def test_frames_cross_the_pipe_unchanged(index: pd.Index) -> None:
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"close": rng.random(len(index)), "flag": rng.random(len(index)) > 0.5,
-                       "n": np.arange(len(index))}, index=index)
-    meta, body = encode_frame(df, Limits())
-    back = decode_frame(meta, bytearray(body))
+                       "n": np.arange(len(index)), "small": np.arange(len(index), dtype=np.int16),
+                       "when": pd.date_range("2020-01-01", periods=len(index), freq="D", tz="Asia/Tokyo")},
+                      index=index)
+    meta, buffers = encode_frame(df, Limits())
+    body = bytearray(b"".join(memoryview(buffer).cast("B") for buffer in buffers))
+    assert all(column["bytes"] % 8 == 0 for column in meta["columns"])  # every buffer stays aligned
+    back = decode_frame(meta, body)
     pd.testing.assert_frame_equal(back, df, check_freq=True)
 
 

@@ -48,7 +48,7 @@ REHEARSAL_SOURCE = (
     "    return {'rsi': rsi, 'trend': np.sign(trend), 'range': (df['high'] - df['low']).where(rsi > 50)}\n"
 )
 Reply = tuple[dict[str, Any], Any]
-_rehearsal: tuple[dict[str, Any], bytes] | None = None  # a small encoded request, built once in the zygote
+_rehearsal: tuple[dict[str, Any], bytes, str] | None = None  # an encoded request, built once in the zygote
 
 
 def die_with_parent(parent: int) -> None:
@@ -72,8 +72,9 @@ def prepare_rehearsal() -> None:
     close = 100.0 + np.cumsum(np.sin(np.arange(float(rows))))
     frame = pd.DataFrame({"open": close, "high": close + 1, "low": close - 1, "close": close,
                           "volume": np.ones(rows)}, index=index)
-    meta, body = frames.encode_frame(frame, Limits())
-    _rehearsal = meta, body.to_pybytes()
+    meta, buffers = frames.encode_frame(frame, Limits())
+    shipped = execution.ship(policy.validate_source(REHEARSAL_SOURCE))
+    _rehearsal = meta, b"".join(memoryview(buffer).cast("B") for buffer in buffers), shipped
 
 
 def rehearsal_frame() -> Any:
@@ -84,12 +85,13 @@ def rehearsal_frame() -> Any:
 def rehearsal() -> Iterator[bytearray | None]:
     """The rehearsal call in small steps (each a millisecond or two), so it can stop between any two.
 
-    Decode, validate, load, call, normalise and encode a representative trusted indicator on the rehearsal
-    frame, then fault in a receive buffer, which is the last thing yielded.
+    Decode, unpack the compiled code, load, call, normalise and encode a representative trusted indicator
+    on the rehearsal frame, then fault in a receive buffer, which is the last thing yielded.
     """
+    assert _rehearsal is not None
     df = rehearsal_frame()
     yield None
-    compiled = policy.validate_source(REHEARSAL_SOURCE)
+    compiled = execution.unship(_rehearsal[2])
     yield None
     indicator = policy.load_indicator(compiled)
     yield None
@@ -161,7 +163,7 @@ def run(taken: int, go: int, allow_probe: bool) -> NoReturn:
         try:
             reply, payload = _serve(header, body, allow_probe)
         except BaseException as exc:
-            reply, payload = _failure(header, *execution.classify(exc)), b""
+            reply, payload = _failure(header, *execution.classify(exc)), ()
         try:
             protocol.write_message(reply_fd, reply, payload)
         except MemoryError:
@@ -182,18 +184,19 @@ def _serve(header: Mapping[str, Any], body: memoryview, allow_probe: bool) -> Re
     started = time.perf_counter()
     if header["kind"] == "probe":
         if not allow_probe:
-            return _failure(header, "protocol", "probes are disabled in this pool"), b""
+            return _failure(header, "protocol", "probes are disabled in this pool"), ()
         _apply_limits(limits)
-        return {"seq": header["seq"], "status": "ok", "value": _probe(header["source"])}, b""
+        return {"seq": header["seq"], "status": "ok", "value": _probe(header["source"])}, ()
     df = frames.decode_frame(header["frame"], body)
     del body
     _apply_limits(limits)
-    frame = execution.execute(header["source"], df, header["params"], int(limits["max_output_bytes"]))
-    payload = frames.encode_result(frame)
-    if payload.size > limits["max_output_bytes"]:
-        return _failure(header, "output", f"The output is {payload.size} bytes; the limit is "
-                        f"{limits['max_output_bytes']}."), b""
-    return {"seq": header["seq"], "status": "ok", "run_s": time.perf_counter() - started}, payload
+    frame = execution.execute(execution.unship(header["code"]), df, header["params"], int(limits["max_output_bytes"]))
+    names, payload = frames.encode_result(frame)
+    size = sum(array.nbytes for array in payload)
+    if size > limits["max_output_bytes"]:
+        return _failure(header, "output", f"The output is {size} bytes; the limit is "
+                        f"{limits['max_output_bytes']}."), ()
+    return {"seq": header["seq"], "status": "ok", "columns": names, "run_s": time.perf_counter() - started}, payload
 
 
 def _apply_limits(limits: Mapping[str, Any]) -> None:

@@ -8,9 +8,12 @@ so the sandbox worker and the in-process executor report identical outcomes.
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
+import marshal
 import threading
+import types
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -30,39 +33,59 @@ from alphabook.sandbox.errors import (
 )
 from alphabook.sandbox.frames import OutputTooLarge
 
-__all__ = ["classify", "execute", "output_bytes", "validate"]
+__all__ = ["classify", "execute", "output_bytes", "ship", "unship", "validate"]
 
 ACCEPTED_CACHE = 4096
-_accepted: OrderedDict[bytes, None] = OrderedDict()
+_accepted: OrderedDict[bytes, policy.CompiledIndicator] = OrderedDict()
 _accepted_lock = threading.Lock()
 
 
-def validate(source: str) -> None:
-    """Raise SandboxRejected (naming the line and rule) when the policy refuses ``source``.
+def validate(source: str) -> policy.CompiledIndicator:
+    """The source compiled under the policy, or SandboxRejected (naming the line and rule).
 
     The host validates every call before it takes a slot, and a listing's source is the same call after
-    call, so sources that passed are remembered (by SHA-256, a bounded set). Only acceptance is cached,
-    and the sandboxed child validates and compiles the source again itself whatever the host decided.
+    call, so accepted sources are remembered compiled (by SHA-256, at most 4096). Only acceptance is
+    cached: a rejected source is analysed again and rejected again.
     """
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest() if isinstance(source, str) else None
-    if digest is not None and digest in _accepted:
-        return
-    policy.validate_source(source)
+    if digest is not None and (compiled := _accepted.get(digest)) is not None:
+        return compiled
+    compiled = policy.validate_source(source)
     if digest is not None:
         with _accepted_lock:
-            _accepted[digest] = None
+            _accepted[digest] = compiled
             while len(_accepted) > ACCEPTED_CACHE:
                 _accepted.popitem(last=False)
+    return compiled
 
 
-def execute(source: str, df: pd.DataFrame, params: Mapping[str, Any], max_output_bytes: int) -> pd.DataFrame:
-    """Run ``indicator(df, **params)`` from ``source`` under the policy and return its normalised output.
+def ship(compiled: policy.CompiledIndicator) -> str:
+    """Validated, compiled code as text for a sandboxed child (marshal, never pickle: code, not objects).
 
-    Raises SandboxRejected, IndicatorFailed, LimitExceeded (memory), OutputTooLarge (more than
-    ``max_output_bytes``, checked before the output is converted) or BadResult (output that breaks the
-    indicator contract), as the policy reports them.
+    The child runs the bytecode the host's policy produced instead of compiling again: RestrictedPython's
+    compile is the largest single step of a call. marshal's format is the interpreter's own and both
+    sides run the same interpreter; the bytes only ever travel from the trusted host to the child.
     """
-    indicator = policy.load_indicator(policy.validate_source(source))
+    return base64.b64encode(marshal.dumps(compiled.code)).decode("ascii")
+
+
+def unship(shipped: str) -> policy.CompiledIndicator:
+    """The child's side of :func:`ship`."""
+    code = marshal.loads(base64.b64decode(shipped))  # noqa: S302 (bytes from the host, see ship)
+    if not isinstance(code, types.CodeType):
+        raise SandboxRejected("the host sent something other than compiled code.")
+    return policy.CompiledIndicator(source="", code=code)
+
+
+def execute(compiled: policy.CompiledIndicator, df: pd.DataFrame, params: Mapping[str, Any],
+            max_output_bytes: int) -> pd.DataFrame:
+    """Run ``indicator(df, **params)`` from validated code under the policy and return its normalised output.
+
+    Raises IndicatorFailed, LimitExceeded (memory), OutputTooLarge (more than ``max_output_bytes``,
+    checked before the output is converted) or BadResult (output that breaks the indicator contract), as
+    the policy reports them; SandboxRejected when the code defines no ``indicator``.
+    """
+    indicator = policy.load_indicator(compiled)
     output = policy.call_indicator(indicator, df, dict(params))
     size = output_bytes(output)
     if size > max_output_bytes:

@@ -48,7 +48,7 @@ class InProcessExecutor(Executor):
             raise SandboxUnavailable("The executor is closed.")
         ticket = Ticket(limits)
         try:
-            execution.validate(source)
+            compiled = execution.validate(source)
         except SandboxRejected:
             self._stats.failed("rejected")
             raise
@@ -58,7 +58,7 @@ class InProcessExecutor(Executor):
         started = time.perf_counter()
         ticket.timings.validation_s = started - ticket.submitted_at
         try:
-            output = execution.execute(source, df.copy(), arguments, limits.max_output_bytes)
+            output = execution.execute(compiled, df.copy(), arguments, limits.max_output_bytes)
         except Exception as exc:
             reason, _ = execution.classify(exc)
             ticket.timings.run_s = time.perf_counter() - started

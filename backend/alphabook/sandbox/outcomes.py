@@ -1,7 +1,7 @@
 """How a call ended, in the terms callers and the stats use: a result, or the error that says who must act.
 
 The slot hands over a :class:`~alphabook.sandbox.zygote.CallOutcome`: the worker's reply (a status header,
-and the output as Arrow IPC) or what the zygote saw of the child's end (its signal, its CPU time, whether
+and the output as raw float64 columns) or what the zygote saw of the child's end (its signal, its CPU time, whether
 the host's watchdog had it killed). This module turns that into the ticket's result or exception and
 counts it: a reply is believed only for its status, never for its data, which
 :func:`alphabook.sandbox.frames.decode_result` checks and rebuilds on the caller's index.
@@ -66,7 +66,7 @@ def conclude(job: Job, outcome: CallOutcome, seq: int, *, closed: bool) -> Any:
         if header.get("status") == "ok":
             if job.index is None:
                 return header.get("value")
-            return decode_result(body, job.index, limits.max_output_bytes)
+            return decode_result(header.get("columns"), body, job.index, limits.max_output_bytes)
         raise error_for(str(header.get("reason")), truncate(header.get("detail") or "The indicator failed."))
     if outcome.too_large is not None:
         raise outcome.too_large

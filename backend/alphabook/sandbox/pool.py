@@ -3,10 +3,11 @@
 Each slot owns one sandbox (:mod:`alphabook.sandbox.bwrap`) whose zygote (:mod:`alphabook.sandbox.worker`)
 serves every call in a fresh forked child under OS limits, so a call costs a pipe round trip and a few
 milliseconds rather than a Python start-up, and nothing survives from one call to the next. The source is
-validated on the host first (a rejection never takes a slot) and again by the child, which compiles it
-itself. Calls wait in a bounded queue; when it is full the caller gets SandboxBusy with a retry-after
-estimated from the recent service times. :class:`LimitsOnlyPool` is the explicitly weaker mode for
-machines where bubblewrap cannot run: the same workers, limits and watchdog, without the namespaces.
+validated and compiled on the host (a rejection never takes a slot); the child runs the compiled code
+under the policy's guards and the OS limits. Calls wait in a bounded queue; when it is full the caller
+gets SandboxBusy with a retry-after estimated from the recent service times. :class:`LimitsOnlyPool` is
+the explicitly weaker mode for machines where bubblewrap cannot run: the same workers, limits and
+watchdog, without the namespaces.
 """
 
 from __future__ import annotations
@@ -158,13 +159,13 @@ class BwrapPool(Executor):
 
         ticket = Ticket(limits)
         try:
-            execution.validate(source)
+            compiled = execution.validate(source)
         except SandboxRejected:
             self.stats_recorder.failed("rejected")
             raise
         meta, body = encode_frame(df, limits)
-        header = {"protocol": PROTOCOL_NAME, "kind": "indicator", "source": source, "params": check_params(params),
-                  "limits": limits_header(limits), "frame": meta}
+        header = {"protocol": PROTOCOL_NAME, "kind": "indicator", "code": execution.ship(compiled),
+                  "params": check_params(params), "limits": limits_header(limits), "frame": meta}
         ticket.timings.validation_s = time.perf_counter() - ticket.submitted_at
         return Job(ticket, header, body, df.index)
 
@@ -234,7 +235,7 @@ class BwrapPool(Executor):
             raise RuntimeError("probes are a test facility: build the pool with _allow_probe=True")
         self._check_open()
         header = {"protocol": PROTOCOL_NAME, "kind": "probe", "source": code, "limits": limits_header(limits)}
-        job = Job(Ticket(limits), header, b"", None)
+        job = Job(Ticket(limits), header, (), None)
         self._run_here_or_queue(job)
         return cast(Any, job.ticket.future.result())
 

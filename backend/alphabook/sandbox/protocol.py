@@ -3,7 +3,7 @@
 Nothing is ever pickled, in either direction: unpickling runs code, and the worker's replies must be read
 as data the host distrusts. A message is a 12-byte prefix (magic ``ABX1``, header length, body length as
 little-endian uint32), a small UTF-8 JSON header (the source, parameters and limits; or the reply's
-status) and a body, which is Apache Arrow IPC stream bytes (:mod:`alphabook.sandbox.frames`) or empty.
+status) and a body: the raw buffers :mod:`alphabook.sandbox.frames` describes in the header, or nothing.
 The host reads replies against hard size caps, checking the prefix before it reads anything else.
 """
 
@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alphabook.sandbox.frames import OutputTooLarge
@@ -34,16 +34,20 @@ class ProtocolError(Exception):
 
 # --- framing -----------------------------------------------------------------------------------------
 
-def pack(header: Mapping[str, Any], body: Any = b"") -> tuple[bytes, memoryview]:
-    """The prefix and header as bytes, and the body as a memoryview (an Arrow buffer is not copied)."""
+def pack(header: Mapping[str, Any], body: Sequence[Any] = ()) -> list[memoryview]:
+    """The message as byte views to gather into one ``writev``: prefix and header, then the body's buffers.
+
+    The body is a sequence of contiguous buffers (numpy arrays, bytes), sent as they are: never copied.
+    """
     encoded = json.dumps(header, separators=(",", ":"), allow_nan=True).encode()
-    view = memoryview(body).cast("B")
-    return PREFIX.pack(MAGIC, len(encoded), len(view)) + encoded, view
+    views = [memoryview(chunk).cast("B") for chunk in body]
+    size = sum(len(view) for view in views)
+    return [memoryview(PREFIX.pack(MAGIC, len(encoded), size) + encoded), *views]
 
 
-def write_message(fd: int, header: Mapping[str, Any], body: Any = b"") -> None:
+def write_message(fd: int, header: Mapping[str, Any], body: Sequence[Any] = ()) -> None:
     """Write one whole message to a blocking ``fd``, gathered (one writev: one wake-up for the reader)."""
-    pending = [memoryview(chunk).cast("B") for chunk in pack(header, body)]
+    pending = pack(header, body)
     while pending:
         pending = consume(pending, os.writev(fd, pending))
 

@@ -1,6 +1,6 @@
 """The sandboxed side of the pool: a zygote that preloads the libraries and forks one fresh child per call.
 
-Starting Python with pandas costs ~0.4 s; forking a process that already has numpy, pandas, pyarrow, TA-Lib,
+Starting Python with pandas costs ~0.4 s; forking a process that already has numpy, pandas, TA-Lib,
 alphabook's indicator library and the policy imported costs a few milliseconds, and the child starts with
 nothing any earlier call did (it is a copy of the zygote, which never runs creator code). So the zygote
 forks a child *ahead of demand*, which serves exactly one call (:mod:`alphabook.sandbox.child`) and exits;

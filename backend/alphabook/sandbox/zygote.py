@@ -202,8 +202,7 @@ class ZygoteProcess:
         self.seq += 1
         seq = self.seq
         self.warm = False
-        prefix, view = protocol.pack({**header, "seq": seq}, body)
-        pending = [memoryview(prefix), view]
+        pending = protocol.pack({**header, "seq": seq}, body)
         reader = MessageReader(protocol.MAX_REPLY_HEADER, max_body)
         outcome = CallOutcome()
         deadline = time.monotonic() + wall_s

@@ -3,5 +3,23 @@
 from alphabook.accounts.models import ApiKey, Password, User
 from alphabook.core.audit import AuditEntry
 from alphabook.core.db import Base
+from alphabook.marketplace.models import Entitlement, Flag, Listing, ListingVersion, Rating
+from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, PayoutAccount, Purchase
 
-__all__ = ["ApiKey", "AuditEntry", "Base", "Password", "User"]
+__all__ = [
+           "ApiKey",
+           "AuditEntry",
+           "Base",
+           "Entitlement",
+           "Flag",
+           "LedgerEntry",
+           "Listing",
+           "ListingVersion",
+           "Password",
+           "PaymentEvent",
+           "Payout",
+           "PayoutAccount",
+           "Purchase",
+           "Rating",
+           "User",
+]

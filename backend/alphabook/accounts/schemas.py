@@ -43,3 +43,7 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The secret key. Copy it now: it is not stored and cannot be shown again.")
+
+
+class EraseIn(BaseModel):
+    confirm: str = Field(description="Your user name, to confirm that everything personal is to be erased.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from alphabook.core.db import make_engine
+from alphabook.core.migrations import include_object
 from alphabook.models import Base
 
 config = context.config
@@ -22,6 +23,7 @@ def run_migrations() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                include_object=include_object,
             )
             with context.begin_transaction():
                 context.run_migrations()

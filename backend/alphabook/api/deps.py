@@ -119,6 +119,16 @@ def get_current_user(caller: CallerDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_optional_user(request: Request, identity: IdentityDep, session: SessionDep) -> User | None:
+    """The caller when they sent credentials, ``None`` for anonymous browsing (bad credentials still fail)."""
+    if _bearer(request) is None and not request.cookies.get(identity.cookie_name):
+        return None
+    return (await get_caller(request, identity, session)).user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
 def require_role(role: Role) -> Callable[[User], User]:
     """A dependency that lets through only users holding ``role`` (403 otherwise)."""
 

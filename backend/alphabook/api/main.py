@@ -18,12 +18,14 @@ from alphabook import __version__
 from alphabook.accounts.hub_identity import HubIdentity
 from alphabook.api import problems
 from alphabook.api.deps import BrowserLogin, IdentityDep
-from alphabook.api.routes import accounts, audit, health
+from alphabook.api.routes import accounts, admin, audit, health, marketplace, payments
 from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
+from alphabook.payments.providers import build_provider
 
-DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router]
+DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router, marketplace.router,
+                                   payments.router, admin.router]
 
 
 def create_app(settings: Settings | None = None, *, prefix: str | None = None) -> FastAPI:
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     app.state.settings = settings
     app.state.database = Database(settings.effective_database_url)
     app.state.identity = HubIdentity(settings.token_cache_seconds)
+    app.state.payments = build_provider(settings)
     problems.install(app)
     for router in DOMAIN_ROUTERS:
         app.include_router(router, prefix=f"{prefix}api")

@@ -2,11 +2,13 @@
 
 Each :class:`~alphabook.core.errors.AlphabookError` becomes ``application/problem+json`` with a
 ``type`` naming its kind, the HTTP status, a short ``title`` and a ``detail`` a person can act on.
-FastAPI's own validation errors are rewritten the same way, listing each bad field.
+FastAPI's own validation errors are rewritten the same way, listing each bad field. Errors that carry a
+``retry_after`` (rate limits, a busy sandbox) also set the ``Retry-After`` header.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -36,7 +38,10 @@ def problem(
 
 async def _alphabook_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AlphabookError)
-    return problem(request, status=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, **exc.extra)
+    retry_after = exc.extra.get("retry_after")
+    headers = {"Retry-After": str(max(1, math.ceil(float(retry_after))))} if retry_after is not None else None
+    return problem(request, status=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, headers=headers,
+                   **exc.extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

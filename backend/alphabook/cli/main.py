@@ -17,6 +17,7 @@ from rich.table import Table
 
 from alphabook import __version__
 from alphabook.cli.kernels import app as kernels_app
+from alphabook.cli.marketplace import library_app, payouts_app, seed
 from alphabook.cli.sandbox import app as sandbox_app
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
@@ -33,6 +34,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(config_app, name="config")
 app.add_typer(kernels_app, name="kernels")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(library_app, name="library")
+app.add_typer(payouts_app, name="payouts")
 console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"
@@ -53,6 +56,7 @@ def run() -> None:
     settings.ensure_home()
     migrations.upgrade(settings.effective_database_url)
     admin = ensure_admin(settings, Database(settings.effective_database_url))
+    seed(settings)
     if admin.new_password:
         password = f"[bold]{admin.new_password}[/bold]  (shown once; kept in {admin.password_file})"
     elif settings.admin_password:

@@ -100,6 +100,31 @@ class Settings(BaseSettings):
         default=61000, ge=1000, description="First of the unprivileged uids sandbox workers run as (one per worker)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log verbosity.")
+    payment_provider: Literal["local", "stripe"] = Field(
+        default="local",
+        description="Who takes buyers' money: 'local' (no network; our own checkout page, for the embedded "
+        "default and demos) or 'stripe'.",
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="Stripe secret key (sk_test_… or sk_live_…); its mode decides which events count."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Stripe webhook signing secret (whsec_…)."
+    )
+    stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe's API address.")
+    marketplace_currency: str = Field(default="USD", description="Currency listings are priced in (ISO 4217).")
+    revenue_split: dict[str, int] = Field(
+        default={"indicator": 70, "strategy": 70, "notebook": 70, "copy-trading": 80},
+        description="Creator's percentage by product type; the platform keeps the rest.",
+    )
+    refund_window_days: int = Field(default=14, ge=0, description="Days a buyer may refund a purchase themselves.")
+    payout_minimum_minor: int = Field(
+        default=1000, ge=1, description="Smallest balance (minor units) the payout worker pays out."
+    )
+    rate_limit_purchase: str = Field(default="10/minute", description="Purchases per user and per IP.")
+    rate_limit_review: str = Field(default="20/minute", description="Ratings per user and per IP.")
+    rate_limit_flag: str = Field(default="10/minute", description="Flags per user and per IP.")
+    redis_url: str = Field(default="", description="Redis for shared rate limits across processes; empty: in memory.")
 
     # --- derived locations -------------------------------------------------------------
     @property

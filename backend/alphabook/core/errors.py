@@ -88,3 +88,15 @@ class Conflict(AlphabookError):
     status = 409
     title = "Conflict"
     slug = "conflict"
+
+
+class RateLimited(AlphabookError):
+    """Too many requests of one kind from one user or address; retry after ``retry_after`` seconds."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
-from alphabook.accounts import service
-from alphabook.accounts.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, UserOut
+from alphabook.accounts import privacy, service
+from alphabook.accounts.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, EraseIn, UserOut
 from alphabook.api.deps import CurrentUser, SessionDep
 
 router = APIRouter(tags=["accounts"])
@@ -14,6 +16,18 @@ router = APIRouter(tags=["accounts"])
 @router.get("/me", response_model=UserOut)
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.get("/me/export")
+def export_my_data(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Everything alphabook holds about you, as JSON."""
+    return privacy.export(session, user)
+
+
+@router.post("/me/erase", response_model=UserOut)
+def erase_me(body: EraseIn, user: CurrentUser, session: SessionDep) -> UserOut:
+    """Erase your personal data (money records stay, anonymised). Confirm with your user name."""
+    return UserOut.model_validate(privacy.erase(session, user, confirm=body.confirm))
 
 
 @router.post("/keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)

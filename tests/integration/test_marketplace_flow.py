@@ -1,0 +1,176 @@
+"""The marketplace end to end over HTTP with the Local provider, on every database backend.
+
+A creator publishes an indicator (checked in the real sandbox), an admin approves it, a buyer pays through
+Local's checkout (whose signed event goes through the same webhook code as Stripe's), runs it on their own
+bars without ever seeing protected source, rates it, and gets a refund; the ledger and the audit log follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from alphabook.api.main import create_app
+from alphabook.core.config import Settings
+from alphabook.core.db import Database
+from alphabook.payments import ledger
+from tests.integration.market import API, CROSS, CROSS_SCHEMA, SMA, Market, ok, problem
+
+
+@pytest.fixture
+def market(database: Database, tmp_path: Path) -> Iterator[Market]:
+    settings = Settings(home=tmp_path, database_url=database.url, payment_provider="local")
+    with TestClient(create_app(settings, prefix="/services/api/")) as client:
+        market = Market(client, database)
+        market.creator = market.user(f"maker{tmp_path.name[-6:]}", ["user", "creator"])
+        market.admin = market.user(f"boss{tmp_path.name[-6:]}", ["user", "admin"])
+        yield market
+
+
+def _bars(client: TestClient) -> dict[str, list[object]]:
+    from alphabook.research.data import load
+
+    frame = load("NASDAQ:GOOG", "1d").iloc[-300:]
+    return {"time": [stamp.isoformat() for stamp in frame.index],
+            **{column: frame[column].tolist() for column in ("open", "high", "low", "close", "volume")}}
+
+
+def test_publish_buy_run_rate_refund(market: Market, tmp_path: Path) -> None:
+    client = market.client
+    slug = market.publish(f"sma{tmp_path.name[-6:]}", price_minor=1001)
+    page = ok(client.get(f"{API}/listings/{slug}"))
+    assert page["status"] == "approved" and page["price"]["display"] == "10.01 USD"
+    assert "<h1>" in page["description_html"] and page["preview"]["outputs"]
+    assert page["active_version"]["report"]["ok"]
+
+    buyer = market.user(f"buyer{tmp_path.name[-6:]}")
+    problem(client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}), 403, "buy it")
+    problem(client.get(f"{API}/listings/{slug}/source", headers=buyer), 403, "protected")
+    purchase = market.buy(slug, buyer)
+    assert purchase["status"] == "pending" and purchase["checkout_url"].endswith(purchase["checkout_url"][-27:])
+    assert purchase["creator_share"]["amount_minor"] == 701 and purchase["platform_share"]["amount_minor"] == 300
+    again = market.buy(slug, buyer)  # a double click: the same purchase, one checkout
+    assert again["id"] == purchase["id"]
+    problem(client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}), 403)
+
+    ref = purchase["checkout_url"].rsplit("/", 1)[1]
+    page_html = client.get(f"{API}/payments/local/checkout/{ref}", headers=buyer)
+    assert page_html.status_code == 200 and "10.01 USD" in page_html.text
+    paid = ok(client.post(f"{API}/payments/local/checkout/{ref}/pay", headers=buyer))
+    assert paid == {"received": "processed", "status": "completed"}
+    problem(client.post(f"{API}/payments/local/checkout/{ref}/pay", headers=buyer), 409, "completed")
+
+    result = ok(client.post(f"{API}/listings/{slug}/run", headers=buyer,
+                            json={"bars": _bars(client), "params": {"length": 5}}))
+    closes = _bars(client)["close"]
+    [values] = result["outputs"].values()
+    assert result["version"] == "1.0.0" and len(values) == 300 and values[3] is None
+    assert values[4] == pytest.approx(sum(closes[:5]) / 5)  # type: ignore[arg-type]
+    problem(client.post(f"{API}/listings/{slug}/run", headers=buyer,
+                        json={"bars": _bars(client), "params": {"lenght": 5}}), 422, "did you mean 'length'")
+    problem(client.get(f"{API}/listings/{slug}/source", headers=buyer), 403, "protected")
+    assert "rolling(length)" in client.get(f"{API}/listings/{slug}/source", headers=market.creator).text
+    problem(market.client.post(f"{API}/listings/{slug}/purchase", headers=buyer), 409, "already own")
+
+    ok(client.post(f"{API}/listings/{slug}/rate", headers=buyer, json={"stars": 4, "comment": "solid"}))
+    ok(client.post(f"{API}/listings/{slug}/rate", headers=buyer, json={"stars": 5, "comment": "better"}))
+    problem(client.post(f"{API}/listings/{slug}/rate", headers=market.creator, json={"stars": 5}), 403)
+    listed = ok(client.get(f"{API}/listings/{slug}"))
+    assert (listed["rating_avg"], listed["rating_count"], listed["purchases"]) == (5.0, 1, 1)
+    assert [each["slug"] for each in ok(client.get(f"{API}/library", headers=buyer))] == [slug]
+
+    with market.database.session() as session:
+        creator_id = listed_creator_id(session, slug)
+        assert ledger.balance(session, ledger.creator_account(creator_id), "USD").amount_minor == 701
+        assert ledger.balance(session, ledger.PLATFORM, "USD").amount_minor >= 300
+
+    refunded = ok(client.post(f"{API}/purchases/{purchase['id']}/refund", headers=buyer, json={"reason": "no"}))
+    assert refunded["status"] == "refunded"
+    problem(client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}), 403)
+    assert ok(client.get(f"{API}/listings/{slug}"))["purchases"] == 0
+    with market.database.session() as session:
+        assert ledger.balance(session, ledger.creator_account(creator_id), "USD").amount_minor == 0
+    actions = [entry["action"] for entry in ok(client.get(f"{API}/audit", headers=market.admin,
+                                                          params={"subject": f"purchase:{purchase['id']}"}))]
+    assert actions == ["purchase.started", "purchase.completed", "purchase.refunded"]
+
+
+def listed_creator_id(session: object, slug: str) -> int:
+    from alphabook.marketplace.listings import get_listing
+
+    return get_listing(session, slug).creator_id  # type: ignore[arg-type]
+
+
+def test_versions_checks_and_moderation(market: Market, tmp_path: Path) -> None:
+    client, creator, admin = market.client, market.creator, market.admin
+    name = f"x{tmp_path.name[-6:]}"
+    listing = ok(client.post(f"{API}/listings", headers=creator, json={
+        "name": name, "kind": "strategy", "title": "Crossing averages", "category": "trend",
+        "price": {"amount_minor": 500, "currency": "USD"}}), 201)
+    slug = listing["slug"]
+    bad = ok(client.post(f"{API}/listings/{slug}/versions", headers=creator, json={
+        "version": "1.0.0", "code": "import os\ndef indicator(df):\n    return df['close']\n"}), 201)
+    assert bad["status"] == "failed" and "os" in bad["report"]["steps"][0]["detail"]
+    problem(client.post(f"{API}/listings/{slug}/submit", headers=creator), 422, "failed its checks")
+    problem(client.post(f"{API}/listings/{slug}/versions", headers=creator, json={
+        "version": "1.0.0", "code": CROSS}), 409, "greater than")
+    wrong_shape = ok(client.post(f"{API}/listings/{slug}/versions", headers=creator, json={
+        "version": "1.0.1", "code": SMA, "parameter_schema": [{"name": "length", "type": "int", "default": 20}]}), 201)
+    assert "entries" in wrong_shape["report"]["steps"][-1]["detail"]
+    good = ok(client.post(f"{API}/listings/{slug}/versions", headers=creator, json={
+        "version": "1.1.0", "code": CROSS, "parameter_schema": CROSS_SCHEMA, "trials": 40}), 201)
+    assert good["status"] == "checked", good["report"]
+    backtest = good["report"]["backtest"]
+    assert backtest["trials"] == 40 and backtest["deflated_sharpe"]["trials"] == 40
+    assert 0 <= backtest["deflated_sharpe"]["probability"] <= 1
+
+    buyer = market.user(f"b{tmp_path.name[-6:]}")
+    problem(client.get(f"{API}/listings/{slug}", headers=buyer), 404)  # drafts are private
+    ok(client.post(f"{API}/listings/{slug}/submit", headers=creator))
+    assert slug in [item["slug"] for item in ok(client.get(f"{API}/admin/queue", headers=admin))]
+    problem(client.get(f"{API}/admin/queue", headers=creator), 403)
+    problem(client.post(f"{API}/admin/listings/{slug}/reject", headers=admin, json={"reason": ""}), 422, "why")
+    ok(client.post(f"{API}/admin/listings/{slug}/reject", headers=admin, json={"reason": "needs a description"}))
+    mine = ok(client.get(f"{API}/listings/{slug}", headers=creator))
+    assert mine["status"] == "rejected" and mine["status_reason"] == "needs a description"
+
+    ok(client.patch(f"{API}/listings/{slug}", headers=creator, json={"description": "Buys golden crosses."}))
+    ok(client.post(f"{API}/listings/{slug}/versions", headers=creator, json={
+        "version": "1.2.0", "code": CROSS, "parameter_schema": CROSS_SCHEMA}), 201)
+    ok(client.post(f"{API}/listings/{slug}/submit", headers=creator))
+    ok(client.post(f"{API}/admin/listings/{slug}/approve", headers=admin, json={}))
+    assert ok(client.get(f"{API}/listings/{slug}", headers=buyer))["active_version"]["version"] == "1.2.0"
+
+    ok(client.post(f"{API}/listings/{slug}/flag", headers=buyer, json={"reason": "copies someone else"}), 201)
+    problem(client.post(f"{API}/listings/{slug}/flag", headers=creator, json={"reason": "x"}), 422, "own")
+    assert slug in [item["slug"] for item in ok(client.get(f"{API}/admin/queue", headers=admin))]
+    ok(client.post(f"{API}/admin/listings/{slug}/suspend", headers=admin, json={"reason": "checking the flag"}))
+    problem(client.get(f"{API}/listings/{slug}", headers=buyer), 404)
+    ok(client.post(f"{API}/admin/listings/{slug}/reinstate", headers=admin, json={}))
+    ok(client.post(f"{API}/admin/listings/{slug}/resolve-flags", headers=admin, json={"reason": "original work"}))
+    assert slug not in [item["slug"] for item in ok(client.get(f"{API}/admin/queue", headers=admin))]
+    actions = {entry["action"] for entry in ok(client.get(f"{API}/audit", headers=admin,
+                                                          params={"subject": f"listing:{slug}"}))}
+    assert {"listing.created", "listing.submitted", "listing.rejected", "listing.approved", "listing.flagged",
+            "listing.suspended", "listing.reinstated", "listing.flags_resolved"} <= actions
+
+
+def test_free_open_listings_install_and_show_source(market: Market, tmp_path: Path) -> None:
+    client = market.client
+    slug = market.publish(f"free{tmp_path.name[-6:]}", price_minor=0, licence="open")
+    user = market.user(f"u{tmp_path.name[-6:]}")
+    problem(client.post(f"{API}/listings/{slug}/purchase", headers=user), 409, "free")
+    problem(client.get(f"{API}/listings/{slug}/source", headers=user), 403, "install")
+    problem(client.post(f"{API}/listings/{slug}/rate", headers=user, json={"stars": 3}), 403, "installed")
+    assert ok(client.post(f"{API}/listings/{slug}/install", headers=user), 201)["version"] == "1.0.0"
+    assert "rolling" in client.get(f"{API}/listings/{slug}/source", headers=user).text
+    ok(client.post(f"{API}/listings/{slug}/rate", headers=user, json={"stars": 3}))
+    assert ok(client.get(f"{API}/listings/{slug}"))["installs"] == 1
+
+
+def test_buying_your_own_listing_is_refused(market: Market, tmp_path: Path) -> None:
+    slug = market.publish(f"own{tmp_path.name[-6:]}")
+    problem(market.client.post(f"{API}/listings/{slug}/purchase", headers=market.creator), 403, "your own")

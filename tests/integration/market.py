@@ -20,7 +20,9 @@ SMA_SCHEMA = [{"name": "length", "type": "int", "default": 20, "minimum": 2, "ma
 CROSS = ("def indicator(df, fast=10, slow=30):\n"
          "    f = df['close'].rolling(fast).mean()\n"
          "    s = df['close'].rolling(slow).mean()\n"
-         "    return {'entries': (f > s) & (f.shift(1) <= s.shift(1)), 'exits': (f < s) & (f.shift(1) >= s.shift(1))}\n")
+         "    up = (f > s) & (f.shift(1) <= s.shift(1))\n"
+         "    down = (f < s) & (f.shift(1) >= s.shift(1))\n"
+         "    return {'entries': up, 'exits': down}\n")
 CROSS_SCHEMA = [{"name": "fast", "type": "int", "default": 10, "minimum": 2, "maximum": 100},
                 {"name": "slow", "type": "int", "default": 30, "minimum": 3, "maximum": 400}]
 

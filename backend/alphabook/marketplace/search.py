@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
-    Double,
     Float,
     Integer,
     Select,

@@ -18,6 +18,8 @@ from alphabook import __version__
 from alphabook.accounts.hub_identity import HubIdentity
 from alphabook.api import problems
 from alphabook.api.deps import BrowserLogin, IdentityDep
+from alphabook.api.marketplace_deps import AppSandbox
+from alphabook.api.ratelimit import build_limiter
 from alphabook.api.routes import accounts, admin, audit, health, marketplace, payments
 from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.sandbox.close()
         app.state.database.dispose()
 
     app = FastAPI(
@@ -50,6 +53,8 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     app.state.database = Database(settings.effective_database_url)
     app.state.identity = HubIdentity(settings.token_cache_seconds)
     app.state.payments = build_provider(settings)
+    app.state.limiter = build_limiter(settings.redis_url)
+    app.state.sandbox = AppSandbox(settings)
     problems.install(app)
     for router in DOMAIN_ROUTERS:
         app.include_router(router, prefix=f"{prefix}api")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Literal
 
 from fastapi import Request
@@ -21,13 +20,13 @@ from limits.strategies import MovingWindowRateLimiter
 from alphabook.api.deps import CurrentUser, SettingsDep
 from alphabook.core.errors import RateLimited
 
-__all__ = ["Action", "rate_limit"]
+__all__ = ["Action", "build_limiter", "rate_limit"]
 
 Action = Literal["purchase", "review", "flag"]
 
 
-@lru_cache(maxsize=8)
-def _limiter(redis_url: str) -> MovingWindowRateLimiter:
+def build_limiter(redis_url: str) -> MovingWindowRateLimiter:
+    """One per app: counts live in this process's memory, or in Redis when ``redis_url`` is set."""
     storage = storage_from_string(redis_url) if redis_url else MemoryStorage()
     if not isinstance(storage, Storage):
         raise TypeError(f"{redis_url!r} names an asynchronous storage; use redis://host:port")
@@ -39,7 +38,7 @@ def rate_limit(action: Action) -> Callable[..., None]:
 
     def check(request: Request, user: CurrentUser, settings: SettingsDep) -> None:
         item = parse(getattr(settings, f"rate_limit_{action}"))
-        limiter = _limiter(settings.redis_url)
+        limiter: MovingWindowRateLimiter = request.app.state.limiter
         address = request.client.host if request.client else "unknown"
         for key in (f"user:{user.id}", f"ip:{address}"):
             if not limiter.hit(item, action, key):

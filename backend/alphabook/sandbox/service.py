@@ -108,15 +108,18 @@ def run_indicator(code: str, df: pd.DataFrame, params: dict[str, Any], limits: L
     return (executor or default_executor()).run(code, df, params, limits)
 
 
-def sandbox_status(config: SandboxConfig | None = None) -> dict[str, Any]:
-    """What ``/api/health`` shows about the sandbox; never starts the pool (a bwrap check is cached 60 s).
+def sandbox_status(config: SandboxConfig | None = None, pool: BwrapPool | None = None) -> dict[str, Any]:
+    """What ``/api/health`` shows about the sandbox; never starts a pool (a bwrap check is cached 60 s).
 
     ``available``: untrusted code can run now; ``isolated``: it runs inside bubblewrap; ``warning`` is set
-    in the weaker mode; ``reason`` says why bubblewrap cannot run; ``pool`` holds the live figures once
-    the pool has started.
+    in the weaker mode; ``reason`` says why bubblewrap cannot run; ``pool`` holds the live figures of
+    ``pool`` (default: the process-wide pool, when ``config`` is the settings' own) once it has started.
     """
+    own = config is None or config == SandboxConfig.from_settings()
     config = config or SandboxConfig.from_settings()
-    pool = _default if _default is not None and not _default.closed.is_set() else None
+    if pool is None and own:
+        pool = _default
+    pool = pool if pool is not None and not pool.closed.is_set() else None
     reason = None if pool is not None and pool.mode == "bwrap" else _bwrap_problem(config)
     weaker = config.mode == "unsandboxed-limits-only"
     status: dict[str, Any] = {

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from alphabook import __version__
-from alphabook.api.deps import SessionDep, SettingsDep
+from alphabook.api.deps import SessionDep
+from alphabook.api.marketplace_deps import AppSandbox
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import TemporaryError
-from alphabook.sandbox.service import SandboxConfig, sandbox_status
+from alphabook.sandbox.service import sandbox_status
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def health(request: Request, session: SessionDep) -> dict[str, Any]:
+    sandbox: AppSandbox = request.app.state.sandbox
     try:
         session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready"; say which
         raise TemporaryError(f"The database is not reachable: {exc.__class__.__name__}: {exc}") from exc
     return {"status": "ok", "database": session.get_bind().dialect.name, "version": __version__,
-            "time": utcnow().isoformat(), "sandbox": sandbox_status(SandboxConfig.from_settings(settings))}
+            "time": utcnow().isoformat(), "sandbox": sandbox_status(sandbox.config, sandbox.pool)}

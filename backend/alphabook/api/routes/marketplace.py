@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alphabook.accounts.models import Role
 from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
-from alphabook.api.marketplace_deps import ProviderDep, find_listing
+from alphabook.api.marketplace_deps import ExecutorDep, ProviderDep, find_listing
 from alphabook.api.ratelimit import rate_limit
 from alphabook.core.errors import Forbidden
 from alphabook.marketplace import entitlements, listings, moderation, ratings, running
@@ -86,14 +86,15 @@ def update(creator: str, name: str, body: ListingPatch, user: CurrentUser, sessi
 
 
 @router.post(LISTING + "/versions", response_model=VersionOut, status_code=status.HTTP_201_CREATED)
-async def add_version(creator: str, name: str, body: VersionCreate, user: CurrentUser,
-                      session: SessionDep) -> VersionOut:
+async def add_version(creator: str, name: str, body: VersionCreate, user: CurrentUser, session: SessionDep,
+                      executor: ExecutorDep) -> VersionOut:
     """Add a version; its automated checks run now (sandbox validation, test run, preview, backtest)."""
     def work() -> VersionOut:
         listing = find_listing(session, creator, name, user)
         return VersionOut.of(listings.add_version(
             session, user, listing, version=body.version, code=body.code, parameter_schema=body.parameter_schema,
-            changelog=body.changelog, breaking=body.breaking, trials=body.trials))
+            changelog=body.changelog, breaking=body.breaking, trials=body.trials,
+            executor=executor()))
 
     return await run_in_threadpool(work)
 
@@ -171,12 +172,13 @@ def flag(creator: str, name: str, body: ReasonIn, user: CurrentUser, session: Se
 
 
 @router.post(LISTING + "/run", response_model=RunOut)
-async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: SessionDep) -> RunOut:
+async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: SessionDep,
+              executor: ExecutorDep) -> RunOut:
     """Run the version you own on your bars, in the sandbox; only the output comes back."""
     def work() -> RunOut:
         listing = find_listing(session, creator, name, user)
         version, output = running.run_listing(session, user, listing, running.bars_from_columns(body.bars),
-                                              body.params)
+                                              body.params, executor())
         return RunOut(version=version.version, time=[stamp.isoformat() for stamp in output.index],
                       outputs={str(column): [None if value != value else float(value) for value in output[column]]
                                for column in output.columns})

@@ -68,3 +68,27 @@ def test_config_show_masks_secrets(tmp_path: Path, fresh_database_url: str) -> N
     assert "hunter2" not in result.stdout and "s3cret-admin-pass" not in result.stdout
     assert "********" in result.stdout and "9123" in result.stdout
     assert "ALPHABOOK_PASSWORD_MIN_LENGTH" in result.stdout
+
+
+def test_library_seed_is_idempotent_and_browsable(tmp_path: Path, fresh_database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from alphabook.marketplace.models import Listing, ListingVersion
+
+    first = _run(["library", "seed"], tmp_path, fresh_database_url)
+    assert first.returncode == 0, first.stderr
+    assert "listings added" in first.stdout
+    second = _run(["library", "seed"], tmp_path, fresh_database_url)
+    assert second.returncode == 0 and " 0 listings added" in second.stdout, second.stdout
+    database = Database(fresh_database_url)
+    try:
+        with database.session() as session:
+            listings = session.scalar(select(func.count()).select_from(Listing).where(
+                Listing.official.is_(True), Listing.status == "approved", Listing.price_minor == 0,
+                Listing.licence == "open"))
+            assert listings is not None and listings >= 200
+            rsi = session.scalars(select(ListingVersion).join(Listing).where(Listing.slug == "alphabook/rsi")).one()
+            assert rsi.active and rsi.report["ok"] and rsi.preview is not None
+            assert {"name": "timeperiod", "type": "int"}.items() <= rsi.parameter_schema[0].items()
+    finally:
+        database.dispose()

@@ -174,3 +174,59 @@ def test_free_open_listings_install_and_show_source(market: Market, tmp_path: Pa
 def test_buying_your_own_listing_is_refused(market: Market, tmp_path: Path) -> None:
     slug = market.publish(f"own{tmp_path.name[-6:]}")
     problem(market.client.post(f"{API}/listings/{slug}/purchase", headers=market.creator), 403, "your own")
+
+
+SECRET_LINE = "weights_7f3a9c = [0.11, 0.29, 0.6]"
+PROTECTED = (f"def indicator(df, length=20):\n    {SECRET_LINE}\n"
+             "    return df['close'].rolling(length).mean() * sum(weights_7f3a9c)\n")
+
+
+def test_protected_source_reaches_nobody_but_its_creator_and_admins(market: Market, tmp_path: Path) -> None:
+    client = market.client
+    slug = market.publish(f"secret{tmp_path.name[-6:]}", code=PROTECTED, price_minor=0)
+    buyer, stranger = market.user(f"own{tmp_path.name[-6:]}"), market.user(f"str{tmp_path.name[-6:]}")
+    ok(client.post(f"{API}/listings/{slug}/install", headers=buyer), 201)
+    ok(client.post(f"{API}/listings/{slug}/rate", headers=buyer, json={"stars": 5}))
+    bodies = [
+        client.get(f"{API}/listings", params={"q": "secret"}), client.get(f"{API}/listings/{slug}"),
+        client.get(f"{API}/listings/{slug}", headers=buyer), client.get(f"{API}/listings/{slug}/ratings"),
+        client.get(f"{API}/library", headers=buyer), client.get(f"{API}/purchases", headers=buyer),
+        client.get(f"{API}/me/export", headers=buyer),
+        client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}),
+        client.get(f"{API}/listings/{slug}/source", headers=buyer),
+        client.get(f"{API}/listings/{slug}/source", headers=buyer, params={"version": "1.0.0"}),
+        client.get(f"{API}/listings/{slug}/source", headers=stranger),
+        client.get(f"{API}/openapi.json"),
+    ]
+    assert bodies[7].status_code == 200  # the buyer does run it
+    for reply in bodies:
+        assert "weights_7f3a9c" not in reply.text, reply.request.url
+    assert bodies[8].status_code == bodies[9].status_code == bodies[10].status_code == 403
+    for allowed in (market.creator, market.admin):
+        assert SECRET_LINE in client.get(f"{API}/listings/{slug}/source", headers=allowed).text
+
+
+def test_creator_stats_come_from_the_ledger(market: Market, tmp_path: Path) -> None:
+    client = market.client
+    slug = market.publish(f"st{tmp_path.name[-6:]}", price_minor=333)
+    for index in range(3):
+        buyer = market.user(f"sb{index}{tmp_path.name[-6:]}")
+        ref = market.buy(slug, buyer)["checkout_url"].rsplit("/", 1)[1]
+        ok(client.post(f"{API}/payments/local/checkout/{ref}/pay", headers=buyer))
+    figures = ok(client.get(f"{API}/creator/stats", headers=market.creator))
+    [row] = [item for item in figures["listings"] if item["slug"] == slug]
+    assert row["purchases"] == 3 and row["revenue_minor"] == 3 * 233  # 70% of 3.33 is 2.331 -> 233 (exact split)
+    assert figures["available_minor"] == 3 * 233 and figures["paid_out_minor"] == 0
+
+
+def test_the_api_documents_every_marketplace_endpoint(market: Market) -> None:
+    paths = set(ok(market.client.get(f"{API}/openapi.json"))["paths"])
+    listing = f"{API}/listings/{{creator}}/{{name}}"
+    expected = {f"{API}/listings", listing, f"{listing}/versions", f"{listing}/submit", f"{listing}/purchase",
+                f"{listing}/rate", f"{listing}/flag", f"{listing}/run", f"{listing}/source", f"{listing}/install",
+                f"{API}/payments/webhook/{{provider_name}}", f"{API}/purchases", f"{API}/library",
+                f"{API}/creator/stats", f"{API}/payouts", f"{API}/payouts/account", f"{API}/admin/queue",
+                f"{API}/admin/listings/{{creator}}/{{name}}/approve", f"{API}/admin/listings/{{creator}}/{{name}}/reject",
+                f"{API}/admin/listings/{{creator}}/{{name}}/{{action}}", f"{API}/admin/purchases/{{purchase_id}}/refund",
+                f"{API}/audit", f"{API}/me/export", f"{API}/me/erase"}
+    assert expected <= paths, expected - paths

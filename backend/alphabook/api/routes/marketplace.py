@@ -13,7 +13,7 @@ from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDe
 from alphabook.api.marketplace_deps import ExecutorDep, ProviderDep, find_listing
 from alphabook.api.ratelimit import rate_limit
 from alphabook.core.errors import Forbidden
-from alphabook.marketplace import entitlements, listings, moderation, ratings, running
+from alphabook.marketplace import entitlements, listings, moderation, ratings, running, stats
 from alphabook.marketplace.schemas import (
     ListingCreate,
     ListingDetail,
@@ -184,6 +184,12 @@ async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: 
                                for column in output.columns})
 
     return await run_in_threadpool(work)
+
+
+@router.get("/creator/stats")
+def creator_stats(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Your listings' installs, sales, ratings and net revenue (from the ledger), and your balance."""
+    return stats.creator_stats(session, user, settings.marketplace_currency)
 
 
 @router.get("/library", response_model=list[ListingSummary])

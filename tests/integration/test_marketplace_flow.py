@@ -17,7 +17,7 @@ from alphabook.api.main import create_app
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.payments import ledger
-from tests.integration.market import API, CROSS, CROSS_SCHEMA, SMA, Market, ok, problem
+from tests.integration.market import API, CROSS, CROSS_SCHEMA, SMA, SMA_SCHEMA, Market, ok, problem
 
 
 @pytest.fixture
@@ -231,3 +231,42 @@ def test_the_api_documents_every_marketplace_endpoint(market: Market) -> None:
                 f"{API}/admin/purchases/{{purchase_id}}/refund",
                 f"{API}/audit", f"{API}/me/export", f"{API}/me/erase"}
     assert expected <= paths, expected - paths
+
+
+def _release(market: Market, slug: str, version: str, code: str, **extra: object) -> dict[str, object]:
+    released = ok(market.client.post(f"{API}/listings/{slug}/versions", headers=market.creator, json={
+        "version": version, "code": code, "parameter_schema": SMA_SCHEMA, **extra}), 201)
+    ok(market.client.post(f"{API}/listings/{slug}/submit", headers=market.creator))
+    ok(market.client.post(f"{API}/admin/listings/{slug}/approve", headers=market.admin, json={}))
+    return dict(released)
+
+
+def test_buyers_stay_on_their_version_until_they_move(market: Market, tmp_path: Path) -> None:
+    client = market.client
+    slug = market.publish(f"ver{tmp_path.name[-6:]}", price_minor=0)
+    buyer = market.user(f"v{tmp_path.name[-6:]}")
+    ok(client.post(f"{API}/listings/{slug}/install", headers=buyer), 201)
+    doubled = SMA.replace(".mean()", ".mean() * 2")
+    _release(market, slug, "1.1.0", doubled, changelog="twice as loud")
+    problem(client.post(f"{API}/listings/{slug}/versions", headers=market.creator, json={
+        "version": "1.2.0", "code": SMA, "parameter_schema": SMA_SCHEMA, "breaking": True}), 422, "2.0.0")
+    major = _release(market, slug, "2.0.0", SMA.replace(".mean()", ".mean() * 3"))
+    assert major["breaking"] is True  # a new major version is a breaking change, said or not
+
+    def last_value() -> float:
+        result = ok(client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}))
+        [values] = result["outputs"].values()
+        return float(values[-1])
+
+    plain = last_value()
+    assert ok(client.post(f"{API}/listings/{slug}/run", headers=buyer, json={"bars": _bars(client)}))[
+        "version"] == "1.0.0"
+    problem(client.post(f"{API}/listings/{slug}/upgrade", headers=buyer, params={"version": "2.0.0"}), 422,
+            "not compatible")
+    assert ok(client.post(f"{API}/listings/{slug}/upgrade", headers=buyer, params={"version": "1.1.0"}))[
+        "version"] == "1.1.0"
+    assert last_value() == pytest.approx(2 * plain)
+    assert ok(client.get(f"{API}/listings/{slug}"))["active_version"]["version"] == "2.0.0"
+    ok(client.post(f"{API}/listings/{slug}/rollback", headers=market.creator, params={"version": "1.1.0"}))
+    assert ok(client.get(f"{API}/listings/{slug}"))["active_version"]["version"] == "1.1.0"
+    problem(client.post(f"{API}/listings/{slug}/rollback", headers=buyer, params={"version": "1.0.0"}), 403)

@@ -39,8 +39,9 @@ def _plain(value: Any) -> Any:
 
 def export(session: Session, user: User) -> dict[str, Any]:
     """Everything alphabook holds about ``user``, as JSON-ready data."""
+    own = (ledger.creator_account(user.id), ledger.held_account(user.id))
     balances = {f"{account} {currency}": money.amount_minor
-                for (account, currency), money in ledger.balances(session, ledger.creator_account(user.id)).items()}
+                for (account, currency), money in ledger.balances(session).items() if account in own}
     return {
         "exported_at": utcnow().isoformat(),
         "profile": {"name": user.name, "email": user.email, "roles": user.roles,

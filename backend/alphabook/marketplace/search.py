@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
+    Double,
     Float,
     Integer,
     Select,
@@ -40,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from alphabook.accounts.models import User
@@ -56,13 +57,14 @@ MAX_TEXT = 200  # characters of search text; longer is not a search, it is a pas
 MAX_TAGS = 10
 _BIG = 2**63
 
-#: FTS5 column weights for title, description, tags (``bm25`` is lower-is-better).
+#: FTS5 column weights for title, description, tags.
 _BM25_WEIGHTS = (10.0, 1.0, 5.0)
 _FTS = table_clause("listings_fts", column("rowid", Integer))
 _FTS_TABLE: ColumnElement[Any] = literal_column("listings_fts")
 _TS_VECTOR: ColumnElement[Any] = literal_column("listings.search_vector")
 _TS_CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
 _WORD = re.compile(r"\w+")
+_ID = Listing.__table__.c.id
 #: The listing attribute each browse sort orders by (then by id); relevance orders by the text rank.
 _KEYS = {"popular": "purchases", "rating": "rating_avg", "newest": "created_at", "price": "price_minor",
          "price_desc": "price_minor"}
@@ -95,43 +97,66 @@ class SearchPage:
 
 @dataclass(frozen=True, slots=True)
 class _Order:
+    """A sort key and its direction; the id, in the same direction, breaks ties into a total order."""
+
     key: ColumnElement[Any]
     descending: bool
+    id: ColumnElement[Any]
 
     def clauses(self) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-        """ORDER BY the key, then the id in the same direction: a total order."""
         if self.descending:
-            return self.key.desc(), Listing.id.desc()
-        return self.key.asc(), Listing.id.asc()
+            return self.key.desc(), self.id.desc()
+        return self.key.asc(), self.id.asc()
 
 
 def search(session: Session, query: SearchQuery) -> SearchPage:
     """One page of listings matching ``query``, in its sort order; raises InvalidInput for a bad query."""
     _validate(query)
-    terms = _WORD.findall(query.text)
+    text = query.text.replace("\x00", " ").strip()  # PostgreSQL refuses NUL in text; it is no word anyway
+    terms = _WORD.findall(text)
     sort = query.sort if query.sort != "relevance" or terms else "popular"
-    fingerprint = _fingerprint(query.text) if sort == "relevance" else None
+    fingerprint = _fingerprint(text) if sort == "relevance" else None
+    after = _decode_cursor(query.cursor, sort, fingerprint) if query.cursor is not None else None
+    prices = _price_range(query)
+    if prices is None:
+        return SearchPage(items=[], next_cursor=None)
     dialect = session.get_bind().dialect.name
-    statement: Select[Any] = select(Listing).where(*_filters(query, dialect))
-    relevance: _Order | None = None
-    if terms:
-        statement, relevance = _match(statement, dialect, query.text, terms)
-    if sort == "relevance":
-        assert relevance is not None
-        order = relevance
-        statement = statement.add_columns(order.key)
-    else:
-        order = _Order(Listing.__table__.c[_KEYS[sort]], descending=sort != "price")
-    if query.cursor is not None:
-        key, last_id = _decode_cursor(query.cursor, sort, fingerprint)
-        statement = statement.where(_after(order, key, last_id))
-    statement = statement.order_by(*order.clauses()).limit(query.limit + 1)
+    keys, order = _candidates(query, dialect, sort, text, prices, fenced=after is not None)
+    if after is not None:
+        keys = keys.where(_after(order, *after))
+    # The page is chosen from ids and sort keys alone; only its own rows are then read whole, with their creators.
+    page_keys = keys.order_by(*order.clauses()).limit(query.limit + 1).subquery()
+    statement = (select(Listing, page_keys.c.key).join(page_keys, page_keys.c.id == Listing.id)
+                 .options(joinedload(Listing.creator, innerjoin=True))
+                 .order_by(*_Order(page_keys.c.key, order.descending, _ID).clauses()))
     rows = session.execute(statement).all()
     page = rows[:query.limit]
     next_cursor = None
     if len(rows) > query.limit:
-        next_cursor = _encode_cursor(sort, _row_key(sort, page[-1]), page[-1][0].id, fingerprint)
+        next_cursor = _encode_cursor(sort, page[-1][1], page[-1][0].id, fingerprint)
     return SearchPage(items=[row[0] for row in page], next_cursor=next_cursor)
+
+
+def _candidates(query: SearchQuery, dialect: str, sort: str, text: str, prices: tuple[int | None, int | None], *,
+                fenced: bool) -> tuple[Select[Any], _Order]:
+    """``SELECT id, key`` of every matching listing, and the order to page through them in.
+
+    With ``fenced``, a relevance rank is computed once per match in a materialised CTE; otherwise the planner
+    would compute it a second time for the cursor's comparison (a third more work on deep pages).
+    """
+    statement: Select[Any] = select(Listing.id).where(*_filters(query, dialect, prices))
+    relevance: _Order | None = None
+    terms = _WORD.findall(text)
+    if terms:
+        statement, relevance = _match(statement, dialect, text, terms)
+    if sort != "relevance":
+        column = Listing.__table__.c[_KEYS[sort]]
+        return statement.add_columns(column.label("key")), _Order(column, sort != "price", _ID)
+    assert relevance is not None
+    if not fenced:
+        return statement.add_columns(relevance.key.label("key")), relevance
+    ranked = statement.add_columns(relevance.key.label("key")).cte("ranked").prefix_with("MATERIALIZED")
+    return select(ranked.c.id, ranked.c.key), _Order(ranked.c.key, relevance.descending, ranked.c.id)
 
 
 def _validate(query: SearchQuery) -> None:
@@ -153,24 +178,42 @@ def _validate(query: SearchQuery) -> None:
         raise InvalidInput(f"min_rating must be between 0 and 5 stars, not {query.min_rating!r}.")
     if len(query.tags) > MAX_TAGS or not all(isinstance(tag, str) and tag for tag in query.tags):
         raise InvalidInput(f"tags must be up to {MAX_TAGS} non-empty words.")
+    for name in ("kind", "category", "creator", "tags"):
+        value = getattr(query, name)
+        if any("\x00" in item for item in ((value,) if isinstance(value, str) else value or ())):
+            raise InvalidInput(f"{name} must not contain NUL characters.")
     unknown = sorted(set(query.statuses) - {status.value for status in ListingStatus})
     if not query.statuses or unknown:
         raise InvalidInput(f"statuses must name at least one of: {', '.join(ListingStatus)} (unknown: {unknown}).")
 
 
-def _filters(query: SearchQuery, dialect: str) -> list[ColumnElement[bool]]:
+def _price_range(query: SearchQuery) -> tuple[int | None, int | None] | None:
+    """The (lowest, highest) price asked for, ``free`` included; None when no price can satisfy both."""
+    low, high = query.min_price_minor, query.max_price_minor
+    if query.free is True:
+        high = 0
+    elif query.free is False:
+        low = max(low or 0, 1)
+    if low is not None and high is not None and low > high:
+        return None
+    return low, high
+
+
+def _filters(query: SearchQuery, dialect: str, prices: tuple[int | None, int | None]) -> list[ColumnElement[bool]]:
     statuses = query.statuses
     conditions = [Listing.status == statuses[0] if len(statuses) == 1 else Listing.status.in_(statuses)]
     if query.kind is not None:
         conditions.append(Listing.kind == query.kind)
     if query.category is not None:
         conditions.append(Listing.category == query.category)
-    if query.free is not None:
-        conditions.append(Listing.price_minor == 0 if query.free else Listing.price_minor > 0)
-    if query.min_price_minor is not None:
-        conditions.append(Listing.price_minor >= query.min_price_minor)
-    if query.max_price_minor is not None:
-        conditions.append(Listing.price_minor <= query.max_price_minor)
+    low, high = prices
+    if low is not None and low == high:
+        conditions.append(Listing.price_minor == low)
+    else:
+        if low is not None:
+            conditions.append(Listing.price_minor >= low)
+        if high is not None:
+            conditions.append(Listing.price_minor <= high)
     if query.min_rating is not None:
         conditions.append(Listing.rating_avg >= query.min_rating)
     if query.creator is not None:
@@ -195,32 +238,26 @@ def _match(statement: Select[Any], dialect: str, text: str, terms: Sequence[str]
     """Restrict ``statement`` to full-text matches; return it with the order of relevance, best first."""
     if dialect == "postgresql":
         # websearch_to_tsquery accepts any text (quotes, "or", "-word") and never raises a syntax error.
-        tsquery = func.websearch_to_tsquery(_TS_CONFIG, literal(text.strip()))
-        rank = func.ts_rank_cd(_TS_VECTOR, tsquery, type_=Float)  # real -> double: exact round trip in cursors
-        return statement.where(_TS_VECTOR.op("@@")(tsquery)), _Order(rank, descending=True)
+        tsquery = func.websearch_to_tsquery(_TS_CONFIG, literal(text))
+        rank = cast(func.ts_rank_cd(_TS_VECTOR, tsquery), Double)  # real -> double: exact round trip in cursors
+        return statement.where(_TS_VECTOR.op("@@")(tsquery)), _Order(rank, descending=True, id=_ID)
     # FTS5 gets only quoted words, so no operator, column filter or stray quote of the user's can reach its parser.
     phrases = " ".join(f'"{term}"' for term in terms) + "*"
     bm25 = func.bm25(_FTS_TABLE, *(literal_column(repr(weight)) for weight in _BM25_WEIGHTS), type_=Float)
     statement = statement.join(_FTS, _FTS.c.rowid == Listing.id).where(_FTS_TABLE.match(phrases))
-    return statement, _Order(bm25, descending=False)  # bm25 is lower-is-better
+    return statement, _Order(-bm25, descending=True, id=_ID)  # bm25 is lower-is-better; negated, ties go as on PG
 
 
 def _after(order: _Order, key: Any, last_id: int) -> ColumnElement[bool]:
     """Rows strictly after (``key``, ``last_id``) in the order: one row-value comparison the index can seek to."""
     bound = tuple_(literal(key, order.key.type), literal(last_id, Integer))
-    current = tuple_(order.key, Listing.id)
+    current = tuple_(order.key, order.id)
     return current < bound if order.descending else current > bound
-
-
-def _row_key(sort: str, row: Any) -> Any:
-    if sort == "relevance":
-        return row[1]
-    return getattr(row[0], _KEYS[sort])
 
 
 def _fingerprint(text: str) -> str:
     """A short digest of the search text, so a relevance cursor is only accepted for the query that made it."""
-    return hashlib.sha256(text.strip().encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _encode_cursor(sort: str, key: Any, last_id: int, fingerprint: str | None) -> str:

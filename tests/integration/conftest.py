@@ -15,36 +15,29 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from alphabook.core import clock, migrations
+from alphabook.core import clock
 from alphabook.core.db import Database
-from tests.integration.databases import BACKENDS, create_database, drop_database
+from tests.integration.databases import (
+    BACKENDS,
+    create_database,
+    drop_database,
+    migrated_database,
+    rolled_back_session,
+)
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    url = create_database(request.param, tmp_path_factory.mktemp(request.param))
-    try:
-        migrations.upgrade(url)
-        db = Database(url)
+    with migrated_database(request.param, tmp_path_factory.mktemp(request.param)) as db:
         yield db
-        db.dispose()
-    finally:
-        drop_database(url)
 
 
 @pytest.fixture
 def session(database: Database) -> Iterator[Session]:
-    connection = database.engine.connect()
-    transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back_session(database) as session:
         yield session
-    finally:
-        session.close()
-        transaction.rollback()
-        connection.close()
 
 
 @pytest.fixture(params=BACKENDS)

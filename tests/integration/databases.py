@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from alphabook.core import migrations
+from alphabook.core.db import Database
 
 POSTGRES_URL = os.environ.get("ALPHABOOK_TEST_DATABASE_URL", "")
 #: SQLite always; PostgreSQL as well when CI (or a developer) provides one. Never skipped once asked for.
@@ -39,3 +46,34 @@ def drop_database(url: str) -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+
+@contextmanager
+def migrated_database(backend: str, folder: Path, **engine_kwargs: Any) -> Iterator[Database]:
+    """A new database migrated with Alembic as in production, dropped when the block ends."""
+    url = create_database(backend, folder)
+    try:
+        migrations.upgrade(url)
+        database = Database(url, **engine_kwargs)
+        try:
+            yield database
+        finally:
+            database.dispose()
+    finally:
+        drop_database(url)
+
+
+@contextmanager
+def rolled_back_session(database: Database) -> Iterator[Session]:
+    """A session inside one outer transaction that is rolled back at the end: commits inside become savepoints,
+    so a test sees its own writes and leaves nothing behind."""
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()

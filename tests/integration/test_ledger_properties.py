@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +43,9 @@ from alphabook.core.db import Database
 from alphabook.core.errors import Conflict, InvalidInput
 from alphabook.marketplace.models import Entitlement, Listing, ListingVersion
 from alphabook.payments import ledger, payouts, purchases, webhooks
-from alphabook.payments.local_provider import LocalProvider
 from alphabook.payments.models import LedgerEntry, Purchase
+from alphabook.payments.providers.local import LocalProvider
+from tests.integration.databases import rolled_back_session
 
 CURRENCY = "USD"
 PERCENT = {"indicator": 70, "strategy": 70, "copy-trading": 80}
@@ -75,19 +74,6 @@ def settings(database: Database, tmp_path: Path) -> Settings:
 def provider() -> LocalProvider:
     return LocalProvider("whsec_ledger_properties", "https://alphabook.test/checkout")
 
-
-@contextmanager
-def rolled_back(database: Database) -> Iterator[Session]:
-    """A session of its own for one example, like the ``session`` fixture: everything is rolled back after it."""
-    connection = database.engine.connect()
-    transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
-        transaction.rollback()
-        connection.close()
 
 
 def event(what: str) -> None:
@@ -424,7 +410,7 @@ def build_world(session: Session, settings: Settings, provider: LocalProvider,
 def test_random_histories_keep_the_ledger_exact(database: Database, settings: Settings, provider: LocalProvider,
                                                 catalogue: list[tuple[int, str, int]],
                                                 steps: list[tuple[str, int, int, bool]]) -> None:
-    with rolled_back(database) as session:
+    with rolled_back_session(database) as session:
         world = build_world(session, settings, provider, catalogue)
         check(world)
         for kind, i, j, flag in steps:
@@ -438,7 +424,7 @@ def test_random_histories_keep_the_ledger_exact(database: Database, settings: Se
 def test_every_sale_is_split_exactly(database: Database, settings: Settings, provider: LocalProvider, price: int,
                                      kind: str) -> None:
     """One sale of any price: the purchase's shares and the ledger's legs agree, to the minor unit."""
-    with rolled_back(database) as session:
+    with rolled_back_session(database) as session:
         world = build_world(session, settings, provider, [(price, kind, 0)])
         step(world, "start", 0, 0, False)
         step(world, "pay", 0, 0, False)

@@ -30,8 +30,8 @@ from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.marketplace.models import Flag, Listing, ListingVersion
 from alphabook.payments import ledger, purchases, webhooks
-from alphabook.payments.local_provider import LocalProvider
 from alphabook.payments.models import LedgerEntry, Purchase
+from alphabook.payments.providers.local import LocalProvider
 from tests.integration.market import API, Market, ok, problem
 
 

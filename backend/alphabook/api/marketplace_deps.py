@@ -14,7 +14,7 @@ from alphabook.core.config import Settings
 from alphabook.core.errors import NotFound
 from alphabook.marketplace.listings import get_listing, visible_to
 from alphabook.marketplace.models import Listing
-from alphabook.payments.provider import PaymentProvider
+from alphabook.payments.providers import PaymentProvider
 from alphabook.sandbox.base import Executor
 from alphabook.sandbox.pool import BwrapPool
 from alphabook.sandbox.service import SandboxConfig, build_executor

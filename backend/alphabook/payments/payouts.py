@@ -25,7 +25,7 @@ from alphabook.core.errors import Conflict, InvalidInput, RejectedError, Tempora
 from alphabook.core.money import Money
 from alphabook.payments import ledger
 from alphabook.payments.models import Payout, PayoutAccount, PayoutStatus
-from alphabook.payments.provider import PaymentProvider
+from alphabook.payments.providers import PaymentProvider
 
 __all__ = ["available", "connect_account", "pay", "queue_payout", "run_payouts"]
 

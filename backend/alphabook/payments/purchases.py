@@ -26,7 +26,7 @@ from alphabook.marketplace import entitlements
 from alphabook.marketplace.models import Listing, ListingStatus
 from alphabook.payments import ledger
 from alphabook.payments.models import Purchase, PurchaseStatus
-from alphabook.payments.provider import CheckoutRequest, PaymentProvider
+from alphabook.payments.providers import CheckoutRequest, PaymentProvider
 
 __all__ = ["apply_refund", "close_dispute", "complete", "fail", "open_dispute", "refund", "revenue_split",
            "start_purchase"]

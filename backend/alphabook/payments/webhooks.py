@@ -22,7 +22,7 @@ from alphabook.core.errors import InvalidInput
 from alphabook.core.money import Money, normalize_currency
 from alphabook.payments import purchases
 from alphabook.payments.models import PaymentEvent, Purchase, PurchaseStatus
-from alphabook.payments.provider import PaymentEventData, PaymentProvider
+from alphabook.payments.providers import PaymentEventData, PaymentProvider
 
 __all__ = ["Outcome", "receive"]
 

@@ -1,4 +1,9 @@
-"""Administration: the moderation queue and decisions, refunds, and running payouts now."""
+"""Administration: the moderation queue and decisions, and running payouts now.
+
+Administrators refund through ``POST /purchases/{purchase_id}/refund`` (:mod:`alphabook.api.routes.payments`),
+the same route buyers use: one route, and the refund rules (who may, until when) stay in
+:func:`alphabook.payments.purchases.refund`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ from alphabook.api.deps import CurrentUser, SessionDep, SettingsDep, require_rol
 from alphabook.api.marketplace_deps import ProviderDep
 from alphabook.core.errors import NotFound
 from alphabook.marketplace import listings, moderation
-from alphabook.marketplace.schemas import ListingSummary, PayoutOut, PurchaseOut, ReasonIn, VersionOut
-from alphabook.payments import payouts, purchases
-from alphabook.payments.models import Purchase
+from alphabook.marketplace.schemas import ListingSummary, PayoutOut, ReasonIn, VersionOut
+from alphabook.payments import payouts
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_role(Role.ADMIN))])
 LISTING = "/listings/{creator}/{name}"
@@ -52,17 +56,6 @@ def decide(creator: str, name: str, action: str, body: ReasonIn, user: CurrentUs
         raise NotFound(f"No moderation action {action!r}; use approve, reject, suspend, reinstate, remove or "
                        "resolve-flags.")
     return ListingSummary.of(listing)
-
-
-@router.post("/purchases/{purchase_id}/refund", response_model=PurchaseOut)
-def refund(purchase_id: int, body: ReasonIn, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-           provider: ProviderDep) -> PurchaseOut:
-    purchase = session.get(Purchase, purchase_id)
-    if purchase is None:
-        raise NotFound(f"There is no purchase {purchase_id}.")
-    purchases.refund(session, provider, settings, purchase, user, body.reason or "refunded by an administrator")
-    listing = listings.get_listing_by_id(session, purchase.listing_id)
-    return PurchaseOut.of(purchase, listing.slug)
 
 
 @router.post("/payouts/run", response_model=list[PayoutOut])

@@ -16,8 +16,8 @@ from alphabook.core.money import Money
 from alphabook.marketplace.models import Listing
 from alphabook.marketplace.schemas import MoneyOut, PayoutOut, PurchaseOut, ReasonIn
 from alphabook.payments import ledger, payouts, purchases, webhooks
-from alphabook.payments.local_provider import LocalProvider
 from alphabook.payments.models import Payout, Purchase
+from alphabook.payments.providers.local import LocalProvider
 
 router = APIRouter(tags=["payments"])
 
@@ -97,7 +97,8 @@ def refund(purchase_id: int, body: ReasonIn, user: CurrentUser, session: Session
     purchase = session.get(Purchase, purchase_id)
     if purchase is None:
         raise NotFound(f"There is no purchase {purchase_id}.")
-    purchases.refund(session, provider, settings, purchase, user, body.reason or "requested by the buyer")
+    default = "requested by the buyer" if user.id == purchase.buyer_id else "refunded by an administrator"
+    purchases.refund(session, provider, settings, purchase, user, body.reason or default)
     return _out(session, purchase)
 
 

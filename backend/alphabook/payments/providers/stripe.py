@@ -15,7 +15,13 @@ import stripe
 
 from alphabook.core.errors import ConfigurationError, RejectedError, TemporaryError
 from alphabook.core.money import Money
-from alphabook.payments.provider import Checkout, CheckoutRequest, PaymentEventData, PaymentProvider, read_signed_event
+from alphabook.payments.providers.base import (
+    Checkout,
+    CheckoutRequest,
+    PaymentEventData,
+    PaymentProvider,
+    read_signed_event,
+)
 
 __all__ = ["StripeProvider"]
 

@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from alphabook.core.money import Money
-from alphabook.payments.provider import Checkout, CheckoutRequest, PaymentEventData, PaymentProvider, read_signed_event
+from alphabook.payments.providers.base import (
+    Checkout,
+    CheckoutRequest,
+    PaymentEventData,
+    PaymentProvider,
+    read_signed_event,
+)
 
 __all__ = ["LocalProvider"]
 

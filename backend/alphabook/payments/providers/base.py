@@ -1,7 +1,7 @@
 """The PaymentProvider interface: what alphabook needs from whoever moves the money.
 
-Two real implementations keep the same contract: :class:`~alphabook.payments.stripe_provider.StripeProvider`
-(the official ``stripe`` library) and :class:`~alphabook.payments.local_provider.LocalProvider` (no network,
+Two real implementations keep the same contract: :class:`~alphabook.payments.providers.stripe.StripeProvider`
+(the official ``stripe`` library) and :class:`~alphabook.payments.providers.local.LocalProvider` (no network,
 for the embedded default and demos). A provider only talks to the outside world and reads its webhooks;
 what a payment *means* (entitlements, the ledger, the audit log) is decided once, in
 :mod:`alphabook.payments.purchases`, whichever provider delivered the event. Webhook events are verified

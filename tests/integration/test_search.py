@@ -10,30 +10,25 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
-from alphabook.core import migrations
 from alphabook.core.clock import utcnow
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
 from alphabook.marketplace.models import Listing
+from alphabook.marketplace.ranked_pages import CachedPage, RankedPages
 from alphabook.marketplace.search import SORTS, SearchPage, SearchQuery, search
-from tests.integration.databases import BACKENDS, create_database, drop_database
+from tests.integration.databases import BACKENDS, migrated_database
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """A database of this module's own: the searches count every listing, so no other test's may be there."""
-    url = create_database(request.param, tmp_path_factory.mktemp(f"search-{request.param}"))
-    try:
-        migrations.upgrade(url)
-        db = Database(url)
+    with migrated_database(request.param, tmp_path_factory.mktemp(f"search-{request.param}")) as db:
         yield db
-        db.dispose()
-    finally:
-        drop_database(url)
 
 _slugs = itertools.count()
 START = utcnow()
@@ -334,3 +329,73 @@ def test_a_cursor_only_works_for_the_search_that_made_it(session: Session) -> No
         search(session, SearchQuery(text="momentum", cursor=relevance))
     with pytest.raises(InvalidInput, match="cursor"):
         search(session, SearchQuery(sort="newest", cursor=cursor[:-3]))
+
+
+# remembered relevance pages
+
+
+@pytest.fixture
+def committed(database: Database) -> Iterator[dict[str, Listing]]:
+    """Two listings committed for real (the cache only keeps what others can see), deleted afterwards."""
+    with database.session() as session:
+        creator = make_user(session, f"kagi-{next(_slugs)}")
+        rows = {title: add_listing(session, creator, title, age=-1, description=description)
+                for title, description in (("Kagi reversal", "Kagi lines flip on reversals."),
+                                           ("Renko bricks", "Bricks of a fixed size; kagi lines are cousins."))}
+    yield rows
+    with database.session() as session:
+        session.execute(delete(Listing).where(Listing.creator_id == creator.id))
+        session.execute(delete(User).where(User.id == creator.id))
+
+
+def other_process_sets(database: Database, listing: Listing, **values: str) -> None:
+    """Change a row as another process would: plain SQL on a connection of its own, unseen by this one's ORM."""
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    with database.engine.begin() as connection:
+        connection.execute(sql(f"UPDATE listings SET {assignments} WHERE id = :id"), {**values, "id": listing.id})
+
+
+def kagi(database: Database) -> list[tuple[str, str]]:
+    with database.sessions() as session:
+        return [(listing.title, listing.status) for listing in search(session, SearchQuery(text="kagi")).items]
+
+
+def test_a_ranked_page_is_remembered_but_its_rows_are_read_fresh(database: Database,
+                                                                committed: dict[str, Listing]) -> None:
+    assert kagi(database) == [("Kagi reversal", "approved"), ("Renko bricks", "approved")]
+    reversal, bricks = committed.values()
+    # Another process renames one and suspends the other: the remembered ranking still holds the renamed row
+    # (with its new title: rows are never remembered) and the suspended one is left out at once.
+    other_process_sets(database, reversal, title="Point and figure", description="Boxes and columns.")
+    other_process_sets(database, bricks, status="suspended")
+    assert kagi(database) == [("Point and figure", "approved")]
+    # A commit to listings from this process forgets every remembered ranking: the rename now counts.
+    with database.session() as session:
+        session.get_one(Listing, bricks.id).status = "approved"
+    assert kagi(database) == [("Renko bricks", "approved")]
+
+
+def test_a_session_sees_its_own_listing_writes_and_does_not_share_them(database: Database,
+                                                                      committed: dict[str, Listing]) -> None:
+    assert len(kagi(database)) == 2
+    with database.sessions() as session:
+        add_listing(session, session.get_one(User, committed["Kagi reversal"].creator_id), "Kagi breakout",
+                    age=-2, description="Buys when the kagi line turns thick.")
+        assert sorted(item.title for item in search(session, SearchQuery(text="kagi")).items) == [
+            "Kagi breakout", "Kagi reversal", "Renko bricks"]
+        session.rollback()
+    assert [title for title, _ in kagi(database)] == ["Kagi reversal", "Renko bricks"]
+
+
+def test_remembered_pages_expire() -> None:
+    now = [0.0]
+    pages = RankedPages(ttl=30, timer=lambda: now[0])
+    with Session() as session:
+        pages.put(session, "momentum", CachedPage((1, 2), None), pages.generation)
+        assert pages.get(session, "momentum") == CachedPage((1, 2), None)
+        now[0] = 30.5
+        assert pages.get(session, "momentum") is None
+        stale = pages.generation
+        pages.clear()
+        pages.put(session, "momentum", CachedPage((3,), None), stale)  # computed before the clear: not kept
+        assert pages.get(session, "momentum") is None

@@ -78,12 +78,13 @@ def serve_api() -> None:
     """Serve the API (JupyterHub starts this as the managed service 'api')."""
     import uvicorn
 
-    from alphabook.api.main import create_app
-
     settings = get_settings()
     service_url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.api_port}"))
+    # Each worker process builds its own app from the same environment, hence the factory's import path.
     uvicorn.run(
-        create_app(settings),
+        "alphabook.api.main:create_app",
+        factory=True,
+        workers=settings.api_workers,
         host=service_url.hostname or "127.0.0.1",
         port=service_url.port or settings.api_port,
         log_level=settings.log_level.lower(),

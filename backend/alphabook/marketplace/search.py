@@ -46,6 +46,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from alphabook.accounts.models import User
 from alphabook.core.errors import InvalidInput
+from alphabook.marketplace import ranked_pages
 from alphabook.marketplace.models import Listing, ListingStatus
 
 __all__ = ["MAX_LIMIT", "MAX_TEXT", "SORTS", "SearchPage", "SearchQuery", "Sort", "search"]
@@ -113,8 +114,22 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     """One page of listings matching ``query``, in its sort order; raises InvalidInput for a bad query."""
     _validate(query)
     text = query.text.replace("\x00", " ").strip()  # PostgreSQL refuses NUL in text; it is no word anyway
-    terms = _WORD.findall(text)
-    sort = query.sort if query.sort != "relevance" or terms else "popular"
+    sort = query.sort if query.sort != "relevance" or _WORD.search(text) else "popular"
+    if sort != "relevance":
+        return _search(session, query, text, sort)
+    # Ranking every match is the one costly search; its pages are remembered for a while (see ranked_pages).
+    key = (session.get_bind().engine.url.render_as_string(), query)
+    cached = ranked_pages.pages.get(session, key)
+    if cached is not None:
+        return SearchPage(items=_read_page(session, cached.ids, query.statuses), next_cursor=cached.next_cursor)
+    generation = ranked_pages.pages.generation
+    page = _search(session, query, text, sort)
+    ranked_pages.pages.put(session, key, ranked_pages.CachedPage(tuple(item.id for item in page.items),
+                                                               page.next_cursor), generation)
+    return page
+
+
+def _search(session: Session, query: SearchQuery, text: str, sort: str) -> SearchPage:
     fingerprint = _fingerprint(text) if sort == "relevance" else None
     after = _decode_cursor(query.cursor, sort, fingerprint) if query.cursor is not None else None
     prices = _price_range(query)
@@ -135,6 +150,16 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     if len(rows) > query.limit:
         next_cursor = _encode_cursor(sort, page[-1][1], page[-1][0].id, fingerprint)
     return SearchPage(items=[row[0] for row in page], next_cursor=next_cursor)
+
+
+def _read_page(session: Session, ids: Sequence[int], statuses: Sequence[str]) -> list[Listing]:
+    """The listings of a remembered page, read now, in its order; those no longer in ``statuses`` are left out."""
+    if not ids:
+        return []
+    rows = session.scalars(select(Listing).where(Listing.id.in_(ids), _status_is(statuses))
+                           .options(joinedload(Listing.creator, innerjoin=True))).all()
+    by_id = {listing.id: listing for listing in rows}
+    return [by_id[listing_id] for listing_id in ids if listing_id in by_id]
 
 
 def _candidates(query: SearchQuery, dialect: str, sort: str, text: str, prices: tuple[int | None, int | None], *,
@@ -200,8 +225,7 @@ def _price_range(query: SearchQuery) -> tuple[int | None, int | None] | None:
 
 
 def _filters(query: SearchQuery, dialect: str, prices: tuple[int | None, int | None]) -> list[ColumnElement[bool]]:
-    statuses = query.statuses
-    conditions = [Listing.status == statuses[0] if len(statuses) == 1 else Listing.status.in_(statuses)]
+    conditions = [_status_is(query.statuses)]
     if query.kind is not None:
         conditions.append(Listing.kind == query.kind)
     if query.category is not None:
@@ -221,6 +245,10 @@ def _filters(query: SearchQuery, dialect: str, prices: tuple[int | None, int | N
     if query.tags:
         conditions.extend(_has_tags(query.tags, dialect))
     return conditions
+
+
+def _status_is(statuses: Sequence[str]) -> ColumnElement[bool]:
+    return Listing.status == statuses[0] if len(statuses) == 1 else Listing.status.in_(statuses)
 
 
 def _has_tags(tags: Sequence[str], dialect: str) -> list[ColumnElement[bool]]:

@@ -1,5 +1,6 @@
 """A marketplace driven through its HTTP API the way people use it: creator, buyers and an admin, each
-with their own API key, against a real database and the real sandbox."""
+with their own API key, against a real database and the real sandbox; and listings written directly, for
+tests about what happens after a listing exists."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy.orm import Session
 
 from alphabook.accounts import service
-from alphabook.accounts.models import ApiScope
+from alphabook.accounts.models import ApiScope, User
+from alphabook.core.clock import utcnow
 from alphabook.core.db import Database
+from alphabook.marketplace.models import Listing, ListingVersion
 
 API = "/services/api/api"
 SMA = ("def indicator(df, length=20):\n"
@@ -25,6 +29,20 @@ CROSS = ("def indicator(df, fast=10, slow=30):\n"
          "    return {'entries': up, 'exits': down}\n")
 CROSS_SCHEMA = [{"name": "fast", "type": "int", "default": 10, "minimum": 2, "maximum": 100},
                 {"name": "slow", "type": "int", "default": 30, "minimum": 3, "maximum": 400}]
+
+
+def make_listing(session: Session, creator: User, name: str, price: int, kind: str = "indicator") -> Listing:
+    """An approved, protected listing with one approved version, written straight to the database."""
+    now = utcnow()
+    listing = Listing(slug=f"{creator.name}/{name}", creator_id=creator.id, kind=kind, title=name.title(),
+                      description="", category="trend", tags=[], price_minor=price, currency="USD",
+                      licence="protected", status="approved", created_at=now, updated_at=now)
+    listing.versions.append(ListingVersion(version="1.0.0", major=1, minor=0, patch=0,
+                                           code="def indicator(df):\n    return df['close']\n", parameter_schema=[],
+                                           status="approved", report={"ok": True}, active=True, created_at=now))
+    session.add(listing)
+    session.flush()
+    return listing
 
 
 def key_for(database: Database, name: str, roles: list[str] | None = None) -> dict[str, str]:

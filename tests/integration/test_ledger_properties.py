@@ -37,15 +37,15 @@ from sqlalchemy.orm import Session
 
 from alphabook.accounts import service
 from alphabook.accounts.models import User
-from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.core.errors import Conflict, InvalidInput
-from alphabook.marketplace.models import Entitlement, Listing, ListingVersion
+from alphabook.marketplace.models import Entitlement, Listing
 from alphabook.payments import ledger, payouts, purchases, webhooks
 from alphabook.payments.models import LedgerEntry, Purchase
 from alphabook.payments.providers.local import LocalProvider
 from tests.integration.databases import rolled_back_session
+from tests.integration.market import make_listing
 
 CURRENCY = "USD"
 PERCENT = {"indicator": 70, "strategy": 70, "copy-trading": 80}
@@ -85,19 +85,6 @@ def event(what: str) -> None:
 def expected_creator_share(amount: int, percent: int) -> int:
     """money.split's documented rule for two parts: largest remainder, a tie goes to the creator (the first)."""
     return (amount * percent + 50) // 100
-
-
-def make_listing(session: Session, creator: User, name: str, price: int, kind: str) -> Listing:
-    now = utcnow()
-    listing = Listing(slug=f"{creator.name}/{name}", creator_id=creator.id, kind=kind, title=name.title(),
-                      description="", category="trend", tags=[], price_minor=price, currency=CURRENCY,
-                      licence="protected", status="approved", created_at=now, updated_at=now)
-    listing.versions.append(ListingVersion(version="1.0.0", major=1, minor=0, patch=0,
-                                           code="def indicator(df):\n    return df['close']\n", parameter_schema=[],
-                                           status="approved", report={"ok": True}, active=True, created_at=now))
-    session.add(listing)
-    session.flush()
-    return listing
 
 
 # the model

@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session
 from alphabook.accounts import service
 from alphabook.accounts.models import User
 from alphabook.core.audit import AuditEntry
-from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.marketplace import ratings
-from alphabook.marketplace.models import Entitlement, Listing, ListingVersion, Rating
+from alphabook.marketplace.models import Entitlement, Listing, Rating
 from alphabook.payments import purchases, webhooks
 from alphabook.payments.models import LedgerEntry, PaymentEvent, Purchase
 from alphabook.payments.providers.local import LocalProvider
+from tests.integration.market import make_listing
 
 T = TypeVar("T")
 RATERS = 50
@@ -72,19 +72,6 @@ def all_at_once(count: int, work: Callable[[int, threading.Barrier], T]) -> list
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(work, i, barrier) for i in range(count)]
         return [future.result(timeout=120) for future in futures]  # re-raises a thread's error, e.g. "locked"
-
-
-def make_listing(session: Session, creator: User, name: str, price: int) -> Listing:
-    now = utcnow()
-    listing = Listing(slug=f"{creator.name}/{name}", creator_id=creator.id, kind="indicator", title=name.title(),
-                      description="", category="trend", tags=[], price_minor=price, currency="USD",
-                      licence="protected", status="approved", created_at=now, updated_at=now)
-    listing.versions.append(ListingVersion(version="1.0.0", major=1, minor=0, patch=0,
-                                           code="def indicator(df):\n    return df['close']\n", parameter_schema=[],
-                                           status="approved", report={"ok": True}, active=True, created_at=now))
-    session.add(listing)
-    session.flush()
-    return listing
 
 
 def buy(session: Session, provider: LocalProvider, settings: Settings, buyer: User, listing: Listing) -> Purchase:

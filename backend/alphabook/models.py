@@ -5,7 +5,20 @@ from alphabook.core.audit import AuditEntry
 from alphabook.core.db import Base
 from alphabook.marketplace.models import Entitlement, Flag, Listing, ListingVersion, Rating
 from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, PayoutAccount, Purchase
+from alphabook.trading.copy.models import (
+    CopyCharge,
+    CopyTrade,
+    ProviderFlag,
+    ProviderMetric,
+    ProviderRating,
+    ProviderVerification,
+    SignalProvider,
+    Subscription,
+)
+from alphabook.trading.equity import EquitySnapshot
 from alphabook.trading.models import Alert, BrokerCredential, Hook, Order, OrderFill, OutboxMessage, TradingAccount
+from alphabook.trading.paper_book import PaperAccount, PaperFill, PaperOrder, PaperPosition
+from alphabook.trading.watchlists import SavedStrategy, Watchlist
 
 __all__ = [
            "Alert",
@@ -13,7 +26,10 @@ __all__ = [
            "AuditEntry",
            "Base",
            "BrokerCredential",
+           "CopyCharge",
+           "CopyTrade",
            "Entitlement",
+           "EquitySnapshot",
            "Flag",
            "Hook",
            "LedgerEntry",
@@ -22,12 +38,24 @@ __all__ = [
            "Order",
            "OrderFill",
            "OutboxMessage",
+           "PaperAccount",
+           "PaperFill",
+           "PaperOrder",
+           "PaperPosition",
            "Password",
            "PaymentEvent",
            "Payout",
            "PayoutAccount",
+           "ProviderFlag",
+           "ProviderMetric",
+           "ProviderRating",
+           "ProviderVerification",
            "Purchase",
            "Rating",
+           "SavedStrategy",
+           "SignalProvider",
+           "Subscription",
            "TradingAccount",
            "User",
+           "Watchlist",
 ]

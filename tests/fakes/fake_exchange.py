@@ -3,9 +3,11 @@
 It speaks the real protocol, so the code under test runs the real ccxt client end to end:
 ``GET /api/v3/exchangeInfo`` lists the spot markets (what ``load_markets()`` reads), ``GET /api/v3/klines``
 answers ``symbol, interval, startTime, endTime, limit`` with Binance's 12-field kline arrays built from
-the OHLCV frames it was given (prices as decimal strings, as Binance sends them), and ``/api/v3/time`` and
-``/api/v3/ping`` answer as Binance does. Errors carry Binance's JSON body (``{"code": -1121, "msg": ...}``)
-so ccxt maps them to its own exception classes exactly as it would in production.
+the OHLCV frames it was given (prices as decimal strings, as Binance sends them), ``GET /api/v3/ticker/24hr``
+(what ccxt's ``fetch_ticker`` reads) quotes a symbol at the price a test set with ``set_ticker`` or else at its
+last served close, and ``/api/v3/time`` and ``/api/v3/ping`` answer as Binance does. Errors carry Binance's JSON
+body (``{"code": -1121, "msg": ...}``) so ccxt maps them to its own exception classes exactly as it would in
+production.
 
 Tests steer it through three knobs: ``page_limit`` (Binance caps a page at 1000 klines; a smaller cap
 makes pagination cross page boundaries), ``inject(n, failure)`` (answer the n-th request, counting every
@@ -77,6 +79,7 @@ class FakeBinance:
         self.page_limit = page_limit
         self.requests: list[Request] = []
         self.failures: dict[int, Failure] = {}
+        self.tickers: dict[str, tuple[float, float, float]] = {}  # symbol -> bid, ask, last
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -158,6 +161,31 @@ class FakeBinance:
             for open_ms, bar in zip(rows.index.as_unit("ms").asi8.tolist(), rows.itertuples(), strict=True)
         ]
 
+    def set_ticker(self, symbol: str, *, last: float, bid: float | None = None, ask: float | None = None) -> None:
+        """What ``/api/v3/ticker/24hr`` answers for ``symbol`` from now on (bid and ask default to ``last``)."""
+        self.tickers[symbol] = (bid if bid is not None else last, ask if ask is not None else last, last)
+
+    def ticker_24hr(self, query: Mapping[str, str]) -> tuple[int, Any]:
+        """Binance's 24-hour ticker of one symbol (what ccxt's ``fetch_ticker`` reads): the price set with
+        :meth:`set_ticker`, else the last close of the symbol's shortest served interval."""
+        markets = self._markets()
+        if query.get("symbol") not in markets:
+            return 400, {"code": -1121, "msg": "Invalid symbol."}
+        base, quote = markets[query["symbol"]]
+        symbol = f"{base}/{quote}"
+        if symbol not in self.tickers:
+            interval = min((key[1] for key in self.bars if key[0] == symbol), key=INTERVAL_MS.__getitem__)
+            close = float(self.bars[(symbol, interval)]["close"].iloc[-1])
+            self.tickers[symbol] = (close, close, close)
+        bid, ask, last = self.tickers[symbol]
+        now = _now_ms()
+        return 200, {"symbol": query["symbol"], "priceChange": "0", "priceChangePercent": "0",
+                     "weightedAvgPrice": repr(last), "prevClosePrice": repr(last), "lastPrice": repr(last),
+                     "lastQty": "1", "bidPrice": repr(bid), "bidQty": "1", "askPrice": repr(ask), "askQty": "1",
+                     "openPrice": repr(last), "highPrice": repr(last), "lowPrice": repr(last), "volume": "0",
+                     "quoteVolume": "0", "openTime": now - 86_400_000, "closeTime": now, "firstId": 0, "lastId": 0,
+                     "count": 0}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         exchange = self
 
@@ -185,6 +213,8 @@ class FakeBinance:
                     self._json(200, exchange.exchange_info())
                 elif url.path == "/api/v3/klines":
                     self._json(*exchange.klines(query))
+                elif url.path == "/api/v3/ticker/24hr":
+                    self._json(*exchange.ticker_24hr(query))
                 elif url.path == "/api/v3/time":
                     self._json(200, {"serverTime": _now_ms()})
                 elif url.path == "/api/v3/ping":

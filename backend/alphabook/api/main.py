@@ -25,6 +25,7 @@ from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
 from alphabook.payments.providers import build_provider
+from alphabook.trading.outbox import Dispatcher
 
 DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router, marketplace.router,
                                    payments.router, admin.router, trading.router, portfolio.router, hooks.router,
@@ -38,7 +39,11 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.dispatcher is not None:  # sends the orders alerts write (trading_dispatcher_in_api)
+            app.state.dispatcher.start()
         yield
+        if app.state.dispatcher is not None:
+            app.state.dispatcher.stop()
         app.state.sandbox.close()
         app.state.database.dispose()
 
@@ -56,6 +61,7 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     app.state.payments = build_provider(settings)
     app.state.limiter = build_limiter(settings.redis_url)
     app.state.sandbox = AppSandbox(settings)
+    app.state.dispatcher = Dispatcher(app.state.database, settings) if settings.trading_dispatcher_in_api else None
     problems.install(app)
     for router in DOMAIN_ROUTERS:
         app.include_router(router, prefix=f"{prefix}api")

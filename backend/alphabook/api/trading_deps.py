@@ -2,12 +2,13 @@
 
 A demo account has no user: the browser that made it holds a random token in an HTTP-only cookie, and only the
 token's SHA-256 is stored, so a database leak does not hand out accounts. An account the caller may not see
-is "not found", never "forbidden", so ids cannot be probed.
+is "not found", never "forbidden", so ids cannot be probed. Reading is allowed whatever the account's state;
+changing anything needs an active account (:data:`WritableAccountDep`): an expired demo is read-only from the
+moment its time is up, whether or not the expiry job has run yet.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Annotated
 
@@ -15,16 +16,15 @@ from fastapi import Depends, Request
 
 from alphabook.accounts.models import Role, User
 from alphabook.api.deps import OptionalUser, SessionDep
+from alphabook.core.clock import utcnow
 from alphabook.core.errors import Conflict, NotFound
+from alphabook.trading import accounts
+from alphabook.trading.accounts import demo_token_digest
 from alphabook.trading.models import AccountStatus, TradingAccount
 
-__all__ = ["DEMO_COOKIE", "AccountDep", "WritableAccountDep", "demo_token_digest", "may_use"]
+__all__ = ["DEMO_COOKIE", "AccountDep", "DemoDep", "WritableAccountDep", "demo_token_digest", "may_use"]
 
 DEMO_COOKIE = "alphabook_demo"
-
-
-def demo_token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def may_use(account: TradingAccount, user: User | None, demo_token: str | None) -> bool:
@@ -42,11 +42,22 @@ def get_account(account_id: int, request: Request, session: SessionDep, user: Op
 
 
 def get_writable_account(account: Annotated[TradingAccount, Depends(get_account)]) -> TradingAccount:
-    if account.status != AccountStatus.ACTIVE:
-        raise Conflict(f"Account {account.id} is {account.status.replace('_', '-')}: it trades nothing. "
+    status = accounts.effective_status(account, utcnow())
+    if status != AccountStatus.ACTIVE:
+        raise Conflict(f"Account {account.id} is {status.replace('_', '-')}: it trades nothing and changes nothing. "
                        "An expired demo comes back when you renew it with your email.")
+    return account
+
+
+def get_demo(request: Request, session: SessionDep) -> TradingAccount:
+    """The demo this browser's cookie opens (read-only ones too, so that they can be renewed)."""
+    account = accounts.find_demo(session, request.cookies.get(DEMO_COOKIE))
+    if account is None:
+        raise NotFound("This browser holds no demo account (or it was upgraded or deleted); open one with "
+                       "POST api/demo.")
     return account
 
 
 AccountDep = Annotated[TradingAccount, Depends(get_account)]
 WritableAccountDep = Annotated[TradingAccount, Depends(get_writable_account)]
+DemoDep = Annotated[TradingAccount, Depends(get_demo)]

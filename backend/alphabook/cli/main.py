@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from alphabook import __version__
+from alphabook.cli.demo import app as demo_app
 from alphabook.cli.kernels import app as kernels_app
 from alphabook.cli.marketplace import library_app, payouts_app, seed
 from alphabook.cli.sandbox import app as sandbox_app
+from alphabook.cli.trading import app as trading_app
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
 from alphabook.core.db import Database
@@ -36,6 +38,8 @@ app.add_typer(kernels_app, name="kernels")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(library_app, name="library")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(demo_app, name="demo")
+app.add_typer(trading_app, name="trading")
 console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"

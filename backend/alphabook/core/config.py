@@ -13,11 +13,14 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from alphabook.core.money import normalize_currency
 
 #: The checkout this package was installed from (an editable install is the supported layout).
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -128,6 +131,112 @@ class Settings(BaseSettings):
     rate_limit_review: str = Field(default="20/minute", description="Ratings per user and per IP.")
     rate_limit_flag: str = Field(default="10/minute", description="Flags per user and per IP.")
     redis_url: str = Field(default="", description="Redis for shared rate limits across processes; empty: in memory.")
+
+    # --- copy trading (alphabook.trading.copy) -------------------------------------------
+    copy_verification_tolerance_bp: int = Field(
+        default=500, ge=0,
+        description="How far a signal provider's claimed return, drawdown or win rate may be from what their "
+        "platform-executed trades show before verification fails, in basis points (500 = 5 percentage points).")
+    copy_flag_drawdown_bp: int = Field(
+        default=3000, ge=0,
+        description="A provider whose largest drawdown exceeds this (basis points; 3000 = 30 %) is flagged as "
+        "underperforming.")
+    copy_flag_return_bp: int = Field(
+        default=-2000,
+        description="A provider whose total return is below this (basis points; -2000 = -20 %) is flagged as "
+        "underperforming.")
+
+    # --- demo trading accounts (alphabook.trading.accounts) --------------------------------
+    demo_starting_cash_minor: int = Field(
+        default=10_000_000, ge=1, le=10**15,
+        description="Virtual cash a one-click demo account starts with, in minor units of demo_currency "
+        "(10000000 is 100,000.00 USD).")
+    demo_currency: str = Field(default="USD", min_length=3, max_length=3,
+                               description="Currency of demo accounts' virtual cash (ISO 4217).")
+    demo_days: int = Field(
+        default=30, ge=1, le=365,
+        description="Days a demo account trades; renewing it with an email gives as many again from that day.")
+    demo_read_only_days: int = Field(
+        default=30, ge=0, le=365,
+        description="Days an expired demo stays readable (and renewable) before the cleanup job deletes it.")
+    demo_cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the demo account's cookie over HTTPS only. Unset: yes, unless the base URL is plain "
+        "http on localhost, 127.0.0.1 or ::1 (a developer's machine, which has no HTTPS to send it over).")
+    rate_limit_demo: str = Field(
+        default="10/hour;50/day",
+        description="Demo accounts one client address may open (';' separates several limits, all enforced).")
+
+    @field_validator("demo_currency")
+    @classmethod
+    def _known_demo_currency(cls, code: str) -> str:
+        return normalize_currency(code)
+
+    @property
+    def demo_cookie_is_secure(self) -> bool:
+        """Whether the demo cookie carries ``Secure``: the setting, or automatic (see its help)."""
+        if self.demo_cookie_secure is not None:
+            return self.demo_cookie_secure
+        base = urlsplit(self.base_url)
+        return not (base.scheme == "http" and base.hostname in {"localhost", "127.0.0.1", "::1"})
+
+    # --- webhook order routing, the outbox dispatcher, secrets at rest (alphabook.trading) ----
+    trading_fernet_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt broker credentials and hook secrets at rest, comma-separated: the "
+        "first encrypts, all decrypt (rotation: put the new key first, run 'alphabook trading rotate-key', then "
+        "drop the old one). Empty: one is generated in <home>/secrets/trading_fernet_key.")
+    trading_alert_window_seconds: int = Field(
+        default=300, ge=5, le=86_400,
+        description="How far an alert's timestamp may be from the server's clock, either way, before it is "
+        "refused as stale (TradingView's body timestamp, or the webhook-timestamp header).")
+    trading_secret_overlap_seconds: int = Field(
+        default=86_400, ge=0, le=30 * 86_400,
+        description="After a hook's secret is rotated, how long the previous one is still accepted (default: a day).")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies in front of the API; only from "
+        "these is X-Forwarded-For believed when checking a hook's IP allow-list. Empty: trust no proxy.")
+    trading_dispatcher_in_api: bool = Field(
+        default=True,
+        description="Run the order dispatcher as a thread inside each API process, so one command serves "
+        "alerts and sends their orders; turn off when 'alphabook trading dispatch' runs on its own.")
+    trading_dispatch_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60,
+        description="How often an idle dispatcher looks for due orders (new orders in the same process wake it "
+        "at once).")
+    trading_dispatch_lease_seconds: float = Field(
+        default=30, gt=0, le=3600,
+        description="How long a dispatcher holds an order it claimed; after that, another dispatcher may take it "
+        "over (after checking with the broker whether the order was already sent).")
+    trading_dispatch_threads: int = Field(
+        default=8, ge=1, le=64,
+        description="Orders one dispatcher sends at the same time (to different orders; a venue's round trip is "
+        "what they wait for). On SQLite, which has one writer, one at a time.")
+    trading_dispatch_max_attempts: int = Field(
+        default=8, ge=1, le=100,
+        description="Sends of one order that fail temporarily before it is marked failed.")
+    trading_dispatch_backoff_seconds: float = Field(
+        default=1.0, gt=0, le=600,
+        description="First retry delay after a temporary failure; it doubles each time (with jitter), up to "
+        "trading_dispatch_backoff_max_seconds.")
+    trading_dispatch_backoff_max_seconds: float = Field(
+        default=300, gt=0, le=86_400, description="The longest delay between two sends of one order.")
+    trading_refresh_seconds: float = Field(
+        default=5, gt=0, le=3600,
+        description="How often a dispatcher asks brokers about working orders, to record their later fills.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (item.strip() for item in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as error:
+                raise ValueError(f"trusted_proxies: {part!r} is not an IP address or network") from error
+        return value
 
     # --- derived locations -------------------------------------------------------------
     @property

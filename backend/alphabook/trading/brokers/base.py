@@ -19,6 +19,7 @@ the dispatcher learns after a crash whether an order it may or may not have sent
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -213,6 +214,12 @@ class Broker(ABC):
     @abstractmethod
     def fetch_order(self, broker_order_id: str, symbol: str) -> BrokerOrder:
         """The broker's current view of one order. Raises RejectedError for an id the venue does not know."""
+
+    def refresh(self, working: Sequence[tuple[str, str]]) -> list[BrokerOrder]:
+        """The current view of ``working`` orders, given as (broker order id, symbol): how the dispatcher learns
+        of fills on resting orders. A venue is polled order by order (this default); a simulated venue instead
+        advances its own matching and answers with every order that changed. Raises as :meth:`fetch_order`."""
+        return [self.fetch_order(broker_order_id, symbol) for broker_order_id, symbol in working]
 
     @abstractmethod
     def find_order(self, client_order_id: str, symbol: str) -> BrokerOrder | None:

@@ -1,0 +1,61 @@
+"""The rows that several requests and dispatchers fight over, locked in one fixed order.
+
+Everything in trading that locks takes its locks here, in this order, so two transactions can never wait for each
+other in a cycle: **(a user's row, :func:`alphabook.trading.accounts.lock_user`), trading accounts, then hook, then
+order, then outbox message**, and within one table by ascending id. On PostgreSQL these are ``SELECT … FOR NO KEY
+UPDATE``: not ``FOR UPDATE``, which also waits for the ``KEY SHARE`` locks that every insert of a row referencing
+the locked one takes (an alert naming its hook, an order its account), and so deadlocked two alerts of one hook,
+each holding the other's way in. SQLite takes the whole database's write lock at ``BEGIN IMMEDIATE`` (see
+:mod:`alphabook.core.db`), which serialises writers anyway, so the same calls are plain reads there. Each function
+re-reads the row (``populate_existing``), so what the caller sees is what it locked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alphabook.core.errors import NotFound
+from alphabook.trading.models import Hook, Order, OutboxMessage, TradingAccount
+
+__all__ = ["lock_account", "lock_accounts", "lock_hook", "lock_order", "lock_outbox"]
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> list[TradingAccount]:
+    """Lock several accounts (a provider and its followers), by ascending id, re-read; deleted ones are missing."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return []
+    query = (select(TradingAccount).where(TradingAccount.id.in_(ids)).order_by(TradingAccount.id)
+             .with_for_update(key_share=True).execution_options(populate_existing=True))
+    return list(session.scalars(query))
+
+
+def lock_account(session: Session, account_id: int) -> TradingAccount:
+    found = lock_accounts(session, [account_id])
+    if not found:
+        raise NotFound(f"There is no trading account {account_id}.")
+    return found[0]
+
+
+def lock_hook(session: Session, hook_id: str) -> Hook | None:
+    query = (select(Hook).where(Hook.id == hook_id).with_for_update(key_share=True)
+             .execution_options(populate_existing=True))
+    return session.scalar(query)
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    query = (select(Order).where(Order.id == order_id).with_for_update(key_share=True)
+             .execution_options(populate_existing=True))
+    order = session.scalar(query)
+    if order is None:
+        raise NotFound(f"There is no order {order_id}.")
+    return order
+
+
+def lock_outbox(session: Session, message_id: int) -> OutboxMessage | None:
+    query = (select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(key_share=True)
+             .execution_options(populate_existing=True))
+    return session.scalar(query)

@@ -1,0 +1,312 @@
+"""Webhook alert benchmarks (``make bench``): signed alerts over loopback into the paper broker.
+
+The API runs as ``alphabook api`` (uvicorn, in its own process, with its own dispatcher thread as ``make run`` has
+it) on PostgreSQL when ``ALPHABOOK_TEST_DATABASE_URL`` is set, else on the embedded SQLite file. A separate load
+process (this file run as a script) sends Standard Webhooks-signed market orders for a paper account from
+``CLIENTS`` threads. Figures:
+
+* throughput: alerts answered per second, and alerts filled per second (receipt of the first to the last fill);
+* latency from receipt to fill: each alert's ``received_at`` to its fill's time at the paper venue (both the
+  server's clock), p50 and p99; and the sender's round trip;
+* a retry storm: every alert sent 3 times at once (same ``webhook-id``), then counted: orders per alert in our
+  journal and at the paper venue must both be exactly one.
+
+Goals (issue #6): >= 500 alerts/s, p99 <= 25 ms, 0 duplicates. Nothing here asserts on time; the figures and
+goals are printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+ALERTS = 3_000
+STORM_ALERTS = 1_000
+PACED_ALERTS = 1_000
+PACE = 50.0  # alerts/s
+CLIENTS = 16
+WORKERS = 2 if os.environ.get("ALPHABOOK_TEST_DATABASE_URL") else 1  # PostgreSQL: one per core
+ROWS: list[tuple[str, str, str]] = []
+
+
+# --- the load process ---------------------------------------------------------------------------------------
+
+
+def _sign(secret: str, webhook_id: str, stamp: str, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    return "v1," + base64.b64encode(hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body,
+                                             hashlib.sha256).digest()).decode()
+
+
+def load(base: str, hook_id: str, secret: str, alerts: int, copies: int, clients: int, label: str,
+         rate: float = 0.0) -> dict[str, Any]:
+    """Send ``alerts`` signed alerts, each ``copies`` times at once, from ``clients`` threads (paced at ``rate``
+    alerts/s in all when given, else as fast as answers come); report timings."""
+    import httpx
+    from tqdm import tqdm
+
+    jobs = []
+    for number in range(alerts):
+        body = json.dumps({"symbol": "GOOG", "side": "buy", "quantity": "1", "price": "600",
+                           "alert_id": f"{label}-{number}"}).encode()
+        jobs.append((f"msg_{label}_{number}", body))
+    lock, cursor = threading.Lock(), iter(jobs)
+    round_trips: list[float] = []
+    decisions: dict[str, int] = {}
+    progress = tqdm(total=alerts * copies, desc=f"{label} alerts", unit="alert", file=sys.stderr)
+
+    def send(http: httpx.Client, webhook_id: str, body: bytes) -> None:
+        stamp = str(int(time.time()))
+        headers = {"webhook-id": webhook_id, "webhook-timestamp": stamp, "content-type": "application/json",
+                   "webhook-signature": _sign(secret, webhook_id, stamp, body)}
+        started = time.perf_counter()
+        reply = http.post(f"/api/hooks/{hook_id}", content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        try:
+            decision = str(reply.json().get("decision")) if reply.status_code == 200 else f"HTTP {reply.status_code}"
+        except ValueError:
+            decision = f"HTTP {reply.status_code}"
+        with lock:
+            round_trips.append(elapsed)
+            decisions[decision] = decisions.get(decision, 0) + 1
+            progress.update(1)
+
+    sent = iter(range(alerts))
+    begin = time.perf_counter()
+
+    def worker() -> None:
+        connections = [httpx.Client(base_url=base, timeout=30) for _ in range(copies)]
+        try:
+            while True:
+                with lock:
+                    job, number = next(cursor, None), next(sent, alerts)
+                if job is None:
+                    return
+                if rate:  # the n-th alert leaves at n / rate seconds
+                    time.sleep(max(0.0, begin + number / rate - time.perf_counter()))
+                if copies == 1:
+                    send(connections[0], *job)
+                    continue
+                # the same alert, several times at once, each copy on its own connection
+                storm = [threading.Thread(target=send, args=(http, *job)) for http in connections]
+                for thread in storm:
+                    thread.start()
+                for thread in storm:
+                    thread.join()
+        finally:
+            for http in connections:
+                http.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    progress.close()
+    return {"elapsed": elapsed, "round_trips": round_trips, "decisions": decisions}
+
+
+if __name__ == "__main__":  # the load process: python test_bench_alerts.py BASE HOOK SECRET ALERTS COPIES LABEL RATE
+    base_url, hook, hook_secret, count, copies_each, name, pace = sys.argv[1:8]
+    print(json.dumps(load(base_url, hook, hook_secret, int(count), int(copies_each), CLIENTS, name, float(pace))))
+    sys.exit(0)
+
+
+# --- the benchmark -----------------------------------------------------------------------------------------
+
+from tests.integration.databases import migrated_database  # noqa: E402
+
+from alphabook.accounts import service  # noqa: E402
+from alphabook.core.config import Settings  # noqa: E402
+from alphabook.core.db import Database  # noqa: E402
+from alphabook.core.money import Money  # noqa: E402
+from alphabook.trading import accounts, hooks  # noqa: E402
+from alphabook.trading.credentials import cipher_for  # noqa: E402
+from alphabook.trading.models import Alert, Order, OrderFill  # noqa: E402
+from alphabook.trading.paper_book import PaperOrder  # noqa: E402
+
+
+def record(what: str, figure: str, goal: str) -> None:
+    ROWS.append((what, figure, goal))
+    print(f"\n{what:56s} {figure:40s} goal: {goal}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def summary() -> Iterator[None]:
+    yield
+    print("\n\n" + "=" * 120 + "\nwebhook alert benchmarks\n" + "-" * 120)
+    for what, figure, goal in ROWS:
+        print(f"{what:56s} {figure:40s} goal: {goal}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    backend = "postgresql" if os.environ.get("ALPHABOOK_TEST_DATABASE_URL") else "sqlite"
+    with migrated_database(backend, tmp_path_factory.mktemp("bench-alerts")) as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-alerts-home")
+
+
+@pytest.fixture(scope="module")
+def hook(database: Database, home: Path) -> tuple[str, str, int]:
+    """A signed paper hook on an account with cash for every order (1 GOOG each, about 600 USD)."""
+    settings = Settings(home=home, database_url=database.url)
+    with database.session() as session:
+        user = service.ensure_user(session, "bench")
+        account = accounts.open_paper_account(session, user, name="bench",
+                                              starting_cash=Money.of("100000000", "USD"))
+        made = hooks.create(session, cipher_for(settings), account, actor="bench", name="bench", format="signed",
+                            live=False)
+        return made.hook.id, made.secret, account.id
+
+
+@pytest.fixture(scope="module")
+def server(database: Database, home: Path) -> Iterator[str]:
+    """``alphabook api`` as JupyterHub starts it (no prefix), with its dispatcher thread."""
+    port = free_port()
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("JUPYTERHUB_",
+                                                                                              "ALPHABOOK_"))}
+    environment.update(ALPHABOOK_HOME=str(home), ALPHABOOK_DATABASE_URL=database.url, ALPHABOOK_API_PORT=str(port),
+                       ALPHABOOK_API_WORKERS=str(WORKERS), ALPHABOOK_LOG_LEVEL="WARNING",
+                       ALPHABOOK_TRADING_DISPATCHER_IN_API="true")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "alphabook"), "api"], env=environment)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("uvicorn did not answer GET /api/health within 60 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def run_load(server: str, hook: tuple[str, str, int], alerts: int, copies: int, label: str,
+             rate: float = 0.0) -> dict[str, Any]:
+    hook_id, secret, _ = hook
+    result = subprocess.run([sys.executable, __file__, server, hook_id, secret, str(alerts), str(copies), label,
+                             str(rate)],
+                            capture_output=False, stdout=subprocess.PIPE, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def wait_for_fills(database: Database, label: str, expected: int) -> list[tuple[datetime, datetime]]:
+    """(received, filled) per accepted alert of this run, once all of them have filled (at most 120 s)."""
+    from tqdm import tqdm
+
+    query = (select(Alert.received_at, func.min(OrderFill.at)).join(Order, Order.id == Alert.order_id)
+             .join(OrderFill, OrderFill.order_id == Order.id)
+             .where(Alert.decision == "accepted", Alert.dedupe_key.like(f"alert:{label}-%"))
+             .group_by(Alert.id, Alert.received_at))
+    deadline = time.monotonic() + 120
+    with tqdm(total=expected, desc=f"{label} fills", unit="fill", file=sys.stderr) as progress:
+        while True:
+            with database.session() as session:
+                rows = [(received, filled) for received, filled in session.execute(query)]
+            progress.update(len(rows) - progress.n)
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.2)
+
+
+def spread(milliseconds: list[float]) -> str:
+    return f"p50 {percentile(milliseconds, 50):.1f} ms, p99 {percentile(milliseconds, 99):.1f} ms"
+
+
+def percentile(values: list[float], share: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[share - 1] if len(values) > 1 else values[0]
+
+
+def test_alert_throughput_and_latency(database: Database, server: str, hook: tuple[str, str, int]) -> None:
+    run_load(server, hook, 200, 1, "warmup")
+    wait_for_fills(database, "warmup", 200)
+    outcome = run_load(server, hook, ALERTS, 1, "steady")
+    rows = wait_for_fills(database, "steady", ALERTS)
+    backend = database.engine.dialect.name
+    record(f"signed alerts answered ({backend}, {WORKERS} API processes, {CLIENTS} clients)",
+           f"{ALERTS / outcome['elapsed']:.0f} alerts/s ({ALERTS} in {outcome['elapsed']:.1f} s)", ">= 500 alerts/s")
+    latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
+    if rows:
+        span = (max(filled for _, filled in rows) - min(received for received, _ in rows)).total_seconds()
+        record("  alerts filled at the paper broker", f"{len(rows) / span:.0f} alerts/s ({len(rows)} filled)",
+               ">= 500 alerts/s")
+        record("  receipt to fill", f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms",
+               "p99 <= 25 ms")
+    trips = [seconds * 1000 for seconds in outcome["round_trips"]]
+    record("  sender's round trip (decision)", spread(trips), "report")
+    record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{ALERTS} accepted")
+
+
+def test_latency_at_a_steady_pace(database: Database, server: str, hook: tuple[str, str, int]) -> None:
+    """The same alerts at a pace the installation keeps up with: receipt to fill without a queue."""
+    outcome = run_load(server, hook, PACED_ALERTS, 1, "paced", rate=PACE)
+    rows = wait_for_fills(database, "paced", PACED_ALERTS)
+    latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
+    trips = [seconds * 1000 for seconds in outcome["round_trips"]]
+    record(f"paced at {PACE:.0f} alerts/s ({PACED_ALERTS} alerts)", f"receipt to fill p50 "
+           f"{percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms", "p99 <= 25 ms")
+    record("  sender's round trip (decision)", spread(trips), "report")
+    record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{PACED_ALERTS} accepted")
+
+
+def test_retry_storm_places_each_alert_once(database: Database, server: str, hook: tuple[str, str, int]) -> None:
+    outcome = run_load(server, hook, STORM_ALERTS, 3, "storm")
+    wait_for_fills(database, "storm", STORM_ALERTS)
+    _, _, account_id = hook
+    with database.session() as session:
+        accepted = session.scalar(select(func.count(Alert.id)).where(Alert.decision == "accepted",
+                                                                     Alert.dedupe_key.like("alert:storm-%")))
+        orders_per_alert = session.execute(
+            select(Alert.order_id, func.count(Alert.id)).where(Alert.order_id.is_not(None))
+            .where(Alert.body["alert_id"].as_string().like("storm-%")).group_by(Alert.order_id)).all()
+        journal = session.scalar(select(func.count(Order.id)).where(Order.account_id == account_id))
+        venue = session.scalar(select(func.count(PaperOrder.id)).where(PaperOrder.account_id == account_id))
+        venue_distinct = session.scalar(select(func.count(func.distinct(PaperOrder.client_order_id)))
+                                        .where(PaperOrder.account_id == account_id))
+    total = 200 + ALERTS + PACED_ALERTS + STORM_ALERTS  # every alert sent: one order each
+    duplicates = max(0, (journal or 0) - total) + max(0, (venue or 0) - total) + max(0, (accepted or 0) - STORM_ALERTS)
+    duplicates += (venue or 0) - (venue_distinct or 0)
+    record(f"retry storm: {STORM_ALERTS} alerts x 3 at once", f"{STORM_ALERTS * 3 / outcome['elapsed']:.0f} "
+           f"requests/s, decisions {json.dumps(outcome['decisions'], sort_keys=True)}", "report")
+    record("  orders in the journal / at the paper venue", f"{journal} / {venue} for {total} alerts "
+           f"(storm alerts answered by {len(orders_per_alert)} orders)", f"{total} / {total}")
+    record("  duplicates", str(duplicates), "0")

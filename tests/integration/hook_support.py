@@ -77,7 +77,7 @@ def api(settings: Settings, client: tuple[str, int] = ("198.51.100.20", 40000)) 
 
 def create_hook(client: TestClient, trader: Trader, **fields: Any) -> dict[str, Any]:
     body = {"name": "strategy", **fields}
-    reply = client.post(f"/api/trading/accounts/{trader.account_id}/hooks", json=body, headers=trader.headers)
+    reply = client.post(f"/api/accounts/{trader.account_id}/hooks", json=body, headers=trader.headers)
     assert reply.status_code == 201, reply.text
     created: dict[str, Any] = reply.json()
     return created

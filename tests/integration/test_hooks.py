@@ -62,7 +62,7 @@ def _orders(database: Database, hook_id: str) -> list[Order]:
 
 
 def _alerts(client: TestClient, trader: Trader, **params: Any) -> list[dict[str, Any]]:
-    reply = client.get(f"/api/trading/accounts/{trader.account_id}/alerts", headers=trader.headers, params=params)
+    reply = client.get(f"/api/accounts/{trader.account_id}/alerts", headers=trader.headers, params=params)
     assert reply.status_code == 200, reply.text
     rows: list[dict[str, Any]] = reply.json()
     return rows
@@ -105,15 +105,15 @@ def test_the_secret_is_shown_once_and_kept_encrypted(client: TestClient, databas
                                                      trader: Trader) -> None:
     hook = create_hook(client, trader, format="signed")
     assert hook["secret"].startswith("whsec_")
-    listed = client.get(f"/api/trading/accounts/{trader.account_id}/hooks", headers=trader.headers).json()
-    one = client.get(f"/api/trading/accounts/{trader.account_id}/hooks/{hook['id']}", headers=trader.headers).json()
+    listed = client.get(f"/api/accounts/{trader.account_id}/hooks", headers=trader.headers).json()
+    one = client.get(f"/api/accounts/{trader.account_id}/hooks/{hook['id']}", headers=trader.headers).json()
     assert all("secret" not in row for row in [*listed, one]) and hook["secret"] not in json.dumps([listed, one])
     with database.session() as session:
         row = session.get(Hook, hook["id"])
         assert row is not None and hook["secret"] not in row.secret_ciphertext
         assert cipher_for(settings).decrypt(row.secret_ciphertext) == hook["secret"]
     other = make_trader(database)
-    reply = client.get(f"/api/trading/accounts/{trader.account_id}/hooks", headers=other.headers)
+    reply = client.get(f"/api/accounts/{trader.account_id}/hooks", headers=other.headers)
     assert reply.status_code == 404
 
 
@@ -318,7 +318,7 @@ def test_client_address_rules() -> None:
 def test_secret_rotation_overlap(client: TestClient, database: Database, trader: Trader) -> None:
     hook = create_hook(client, trader)
     url, old = f"/api/hooks/{hook['id']}", hook["secret"]
-    rotated = client.post(f"/api/trading/accounts/{trader.account_id}/hooks/{hook['id']}/rotate",
+    rotated = client.post(f"/api/accounts/{trader.account_id}/hooks/{hook['id']}/rotate",
                           json={"overlap_seconds": 600}, headers=trader.headers).json()
     new = rotated["secret"]
     assert new != old and rotated["previous_secret_until"] is not None
@@ -328,7 +328,7 @@ def test_secret_rotation_overlap(client: TestClient, database: Database, trader:
         _problem(client.post(url, content=tradingview_body(old, alert_id="o2")), 401, "unauthenticated",
                  "not this hook's")
         assert client.post(url, content=tradingview_body(new, alert_id="n2")).json()["decision"] == "accepted"
-    now_ = client.post(f"/api/trading/accounts/{trader.account_id}/hooks/{hook['id']}/rotate",
+    now_ = client.post(f"/api/accounts/{trader.account_id}/hooks/{hook['id']}/rotate",
                        json={"overlap_seconds": 0}, headers=trader.headers).json()
     _problem(client.post(url, content=tradingview_body(new, alert_id="n3")), 401, "unauthenticated", "not this")
     assert client.post(url, content=tradingview_body(now_["secret"], alert_id="x")).json()["decision"] == "accepted"
@@ -338,7 +338,7 @@ def test_secret_rotation_overlap(client: TestClient, database: Database, trader:
 
 def test_hook_management_is_audited(client: TestClient, database: Database, trader: Trader) -> None:
     hook = create_hook(client, trader, limits={"allowed_symbols": ["GOOG"]})
-    base = f"/api/trading/accounts/{trader.account_id}/hooks/{hook['id']}"
+    base = f"/api/accounts/{trader.account_id}/hooks/{hook['id']}"
     patched = client.patch(base, json={"name": "renamed", "limits": {"max_orders_per_minute": 5}},
                            headers=trader.headers).json()
     assert patched["name"] == "renamed" and patched["limits"] == {"max_orders_per_minute": 5}

@@ -185,7 +185,7 @@ def test_kill_switches_over_http_are_audited(database: Database, tmp_path: Path)
     trader = make_trader(database)
     with api(settings_for(database, tmp_path)) as client:
         hook = create_hook(client, trader)
-        base = f"/api/trading/accounts/{trader.account_id}"
+        base = f"/api/accounts/{trader.account_id}"
         tripped = client.post(f"{base}/hooks/{hook['id']}/kill-switch", json={"reason": "paused"},
                               headers=trader.headers).json()
         assert tripped["kill_switch"] and tripped["kill_reason"] == "paused"

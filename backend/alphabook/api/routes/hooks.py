@@ -39,7 +39,7 @@ from alphabook.trading.schemas import (
 )
 
 router = APIRouter(tags=["hooks"])
-HOOKS = "/trading/accounts/{account_id}/hooks"
+HOOKS = "/accounts/{account_id}/hooks"
 
 
 @router.post("/hooks/{hook_id}", response_model=AlertDecisionOut,
@@ -138,12 +138,12 @@ def rearm_hook(hook_id: str, account: WritableAccountDep, user: OptionalUser, re
     return HookOut.of(hook, _url(request, hook))
 
 
-@router.get("/trading/accounts/{account_id}/risk", response_model=AccountRiskOut)
+@router.get("/accounts/{account_id}/risk", response_model=AccountRiskOut)
 def account_risk(account: AccountDep) -> AccountRiskOut:
     return AccountRiskOut.of(account)
 
 
-@router.put("/trading/accounts/{account_id}/limits", response_model=AccountRiskOut)
+@router.put("/accounts/{account_id}/limits", response_model=AccountRiskOut)
 def set_account_limits(body: RiskLimitsIn, account: WritableAccountDep, user: OptionalUser,
                        session: SessionDep) -> AccountRiskOut:
     """Replace the account's risk limits (they apply to every order: hooks, copies and manual ones)."""
@@ -152,20 +152,20 @@ def set_account_limits(body: RiskLimitsIn, account: WritableAccountDep, user: Op
     return AccountRiskOut.of(updated)
 
 
-@router.post("/trading/accounts/{account_id}/kill-switch", response_model=AccountRiskOut)
+@router.post("/accounts/{account_id}/kill-switch", response_model=AccountRiskOut)
 def trip_account(body: KillSwitchIn, account: AccountDep, user: OptionalUser, session: SessionDep) -> AccountRiskOut:
     """Stop every new order of the account until a person re-arms it."""
     risk.trip_account(session, account, actor=actor_for(account, user), reason=body.reason)
     return AccountRiskOut.of(account)
 
 
-@router.delete("/trading/accounts/{account_id}/kill-switch", response_model=AccountRiskOut)
+@router.delete("/accounts/{account_id}/kill-switch", response_model=AccountRiskOut)
 def rearm_account(account: WritableAccountDep, user: OptionalUser, session: SessionDep) -> AccountRiskOut:
     risk.rearm_account(session, account, actor=actor_for(account, user))
     return AccountRiskOut.of(account)
 
 
-@router.get("/trading/accounts/{account_id}/alerts", response_model=list[AlertOut])
+@router.get("/accounts/{account_id}/alerts", response_model=list[AlertOut])
 def list_alerts(account: AccountDep, session: SessionDep, hook_id: str | None = None,
                 decision: Annotated[str | None, Query(pattern="^(accepted|duplicate|refused)$")] = None,
                 before_id: Annotated[int | None, Query(ge=1, description="Older than this alert (paging).")] = None,

@@ -222,6 +222,12 @@ class Settings(BaseSettings):
         "trading_dispatch_backoff_max_seconds.")
     trading_dispatch_backoff_max_seconds: float = Field(
         default=300, gt=0, le=86_400, description="The longest delay between two sends of one order.")
+    trading_custom_broker_endpoints: bool = Field(
+        default=False,
+        description="Let traders connecting a live account name the venue's endpoints themselves (ccxt 'urls' "
+        "and 'config', Alpaca 'base_url', adapter 'retry'). Off, the server only ever calls the venues' own "
+        "addresses; on, it calls whatever address a trader names (with their keys), so turn it on only where "
+        "every trader is trusted (a self-hosted venue, tests).")
     trading_refresh_seconds: float = Field(
         default=5, gt=0, le=3600,
         description="How often a dispatcher asks brokers about working orders, to record their later fills.")

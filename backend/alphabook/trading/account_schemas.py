@@ -10,18 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from alphabook.core.config import Settings
 from alphabook.core.errors import InvalidInput
 from alphabook.core.money import Money
 from alphabook.marketplace.schemas import MoneyOut
 from alphabook.trading import accounts
-from alphabook.trading.models import AccountKind, TradingAccount
+from alphabook.trading.credentials import BrokerSecrets
+from alphabook.trading.models import AccountKind, BrokerCredential, TradingAccount
 from alphabook.trading.watchlists import MAX_SYMBOLS, SavedStrategy
 
-__all__ = ["AccountOut", "CashIn", "DemoRenewIn", "PaperAccountIn", "StrategyIn", "StrategyOut", "StrategyPatch",
-           "WatchlistIn", "WatchlistOut", "WatchlistPatch"]
+__all__ = ["AccountOut", "BrokerKeysIn", "BrokerOut", "BrokerRotateIn", "CashIn", "DemoRenewIn", "LiveAccountIn",
+           "PaperAccountIn", "StrategyIn", "StrategyOut", "StrategyPatch", "WatchlistIn", "WatchlistOut",
+           "WatchlistPatch"]
 
 
 def _email(value: str) -> str:
@@ -77,6 +79,64 @@ class PaperAccountIn(BaseModel):
 
     name: Name = "Paper account"
     starting_cash: CashIn | None = Field(default=None, description="Virtual cash; omitted: what a demo starts with.")
+
+
+class BrokerKeysIn(BaseModel):
+    """A broker account's API keys. They are write-only: no answer of the API ever contains them (or any part)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr = Field(min_length=1, max_length=512, description="The venue's API key (key id at Alpaca).")
+    secret: SecretStr = Field(min_length=1, max_length=4096, description="The key's secret.")
+    password: SecretStr | None = Field(default=None, max_length=512,
+                                       description="The API passphrase some venues add (OKX, KuCoin, Coinbase).")
+    options: dict[str, Any] | None = Field(
+        default=None, description="Adapter options: quote_currency (ccxt, default USDT), market_type (spot, swap, "
+        "future); endpoints (urls, config, base_url, retry) only where the operator allows them. Omitted when "
+        "replacing keys: the stored options stay.")
+    verify: bool = Field(default=True, description="Log in at the venue and read the balances before saving, so "
+                         "wrong keys are refused at once (422), and an unreachable venue saves nothing (503).")
+
+    def to_secrets(self) -> BrokerSecrets:
+        return BrokerSecrets(api_key=self.api_key.get_secret_value(), secret=self.secret.get_secret_value(),
+                             password=self.password.get_secret_value() if self.password else None,
+                             options=self.options)
+
+
+class LiveAccountIn(BrokerKeysIn):
+    name: Name = "Live account"
+    venue: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9_]+$",
+                       description="'alpaca', or a ccxt exchange id such as 'binance' or 'kraken'.")
+    sandbox: bool = Field(description="True: the venue's testnet (ccxt) or paper endpoint (Alpaca); false: real "
+                          "money. Paper hooks never route to a real-money account.")
+    currency: str | None = Field(default=None, min_length=3, max_length=3,
+                                 description="The account's currency; omitted: USD at Alpaca, the quote currency "
+                                 "at a ccxt exchange (USD for dollar stablecoins).")
+
+
+class BrokerRotateIn(BrokerKeysIn):
+    sandbox: bool | None = Field(default=None, description="Switch endpoint (testnet/paper or real money); "
+                                 "omitted: unchanged.")
+
+
+class BrokerOut(BaseModel):
+    """Which broker an account trades at, never its keys."""
+
+    account_id: int
+    broker: str = Field(description="'paper', 'ccxt' or 'alpaca'.")
+    venue: str | None = Field(description="'alpaca' or the ccxt exchange id; null for a paper account.")
+    sandbox: bool | None = Field(description="Whether the keys are for the venue's testnet or paper endpoint.")
+    connected: bool = Field(description="Whether keys are stored.")
+    connected_at: datetime | None
+    rotated_at: datetime | None = Field(description="When the keys were last replaced.")
+    live: bool = Field(description="Whether the account's orders move real money (only live hooks reach it).")
+
+    @classmethod
+    def of(cls, account: TradingAccount, credential: BrokerCredential | None, live: bool) -> BrokerOut:
+        return cls(account_id=account.id, broker=account.broker,
+                   venue=credential.venue if credential else None, sandbox=credential.sandbox if credential else None,
+                   connected=credential is not None, connected_at=credential.created_at if credential else None,
+                   rotated_at=credential.rotated_at if credential else None, live=live)
 
 
 class DemoRenewIn(BaseModel):

@@ -27,8 +27,9 @@ import math
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Select, Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -39,16 +40,20 @@ from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Base, Database
-from alphabook.core.errors import Conflict, InvalidInput
-from alphabook.core.money import Money
+from alphabook.core.errors import Conflict, Forbidden, InvalidInput, RejectedError, TemporaryError
+from alphabook.core.money import Money, normalize_currency
 from alphabook.trading import locking
-from alphabook.trading.models import AccountKind, AccountStatus, TradingAccount
+from alphabook.trading.credentials import BrokerSecrets, CredentialCipher, load_credentials, store_credentials
+from alphabook.trading.models import AccountKind, AccountStatus, BrokerCredential, TradingAccount
+
+if TYPE_CHECKING:
+    from alphabook.trading.brokers.registry import BrokerRegistry
 
 __all__ = ["DEMO_TOKEN_BYTES", "MAX_OPEN_ACCOUNTS", "MAX_STARTING_CASH_MINOR", "DemoCleanup", "account_subject",
-           "actor_for", "cascade_paths", "check_email", "cleanup_demos", "days_left", "deletion_due",
-           "demo_token_digest", "effective_status", "expire_demos", "find_demo", "is_writable", "list_accounts",
-           "lock_user", "open_demo", "open_paper_account", "renew", "rows_by_account", "run_cleanup", "run_expiry",
-           "upgrade"]
+           "actor_for", "broker_connection", "broker_of_venue", "cascade_paths", "check_email", "cleanup_demos",
+           "connect_broker", "days_left", "deletion_due", "demo_token_digest", "effective_status", "expire_demos",
+           "find_demo", "is_writable", "list_accounts", "lock_user", "open_demo", "open_live_account",
+           "open_paper_account", "renew", "rows_by_account", "run_cleanup", "run_expiry", "upgrade", "verify_keys"]
 
 DEMO_TOKEN_BYTES = 32  # 256 random bits
 MAX_OPEN_ACCOUNTS = 20  # paper accounts a trader may hold open at once
@@ -296,17 +301,10 @@ def list_accounts(session: Session, user: User) -> list[TradingAccount]:
 def open_paper_account(session: Session, user: User, *, name: str, starting_cash: Money) -> TradingAccount:
     """A paper account of ``user``'s with ``starting_cash`` of virtual money; at most
     :data:`MAX_OPEN_ACCOUNTS` open at once (counted with the user's row locked)."""
-    cleaned = " ".join(name.split())
-    if not 1 <= len(cleaned) <= 80:
-        raise InvalidInput("An account name has 1 to 80 characters.")
+    cleaned = _account_name(name)
     if not 0 < starting_cash.amount_minor <= MAX_STARTING_CASH_MINOR:
         raise InvalidInput(f"Starting cash must be more than zero and at most {MAX_STARTING_CASH_MINOR} minor units.")
-    lock_user(session, user)
-    open_count = session.scalar(select(func.count()).select_from(TradingAccount)
-                                .where(TradingAccount.owner_id == user.id,
-                                       TradingAccount.status != AccountStatus.CLOSED)) or 0
-    if open_count >= MAX_OPEN_ACCOUNTS:
-        raise Conflict(f"You have {open_count} open trading accounts, the most one trader may hold; close one first.")
+    _check_room(session, user)
     now = utcnow()
     account = TradingAccount(
         owner_id=user.id, kind=AccountKind.PAPER.value, status=AccountStatus.ACTIVE.value, name=cleaned,
@@ -318,6 +316,183 @@ def open_paper_account(session: Session, user: User, *, name: str, starting_cash
     audit.record(session, actor=user.name, action="trading_account.opened", subject=account_subject(account.id),
                  kind=account.kind, starting_cash_minor=account.starting_cash_minor, currency=account.currency)
     return account
+
+
+# --- live accounts: a trader's account at a real broker -----------------------------------------------------
+
+#: Adapter options any trader may set; the endpoint options need ``trading_custom_broker_endpoints``.
+TRADER_OPTIONS = frozenset({"quote_currency", "market_type"})
+ENDPOINT_OPTIONS = frozenset({"urls", "config", "base_url", "retry"})
+MARKET_TYPES = ("spot", "swap", "future")
+#: Quote currencies an account at a crypto venue reports in US dollars (accounts hold ISO 4217 currencies).
+USD_STABLECOINS = frozenset({"USDT", "USDC", "BUSD", "TUSD", "FDUSD", "USDP", "DAI"})
+
+
+def broker_of_venue(venue: str) -> str:
+    """The adapter a venue trades through: ``alpaca``, or ``ccxt`` for any exchange id in ``ccxt.exchanges``."""
+    if venue == "alpaca":
+        return "alpaca"
+    import ccxt  # heavy; only connecting an account needs its list here
+
+    if venue in ccxt.exchanges:
+        return "ccxt"
+    raise InvalidInput(f"{venue!r} is neither 'alpaca' nor an exchange id ccxt knows (lower case, e.g. 'binance', "
+                       "'kraken', 'coinbase').")
+
+
+def open_live_account(session: Session, user: User, *, name: str, venue: str, sandbox: bool, secrets: BrokerSecrets,
+                      cipher: CredentialCipher, currency: str | None = None, registry: BrokerRegistry | None = None,
+                      custom_endpoints: bool = False) -> TradingAccount:
+    """A ``live`` account of ``user``'s at ``venue`` (its testnet or paper endpoint when ``sandbox``), with the keys
+    stored encrypted. With a ``registry`` the keys are tried first (:func:`verify_keys`), so wrong ones are refused
+    here and nothing is written. Counts against :data:`MAX_OPEN_ACCOUNTS` like a paper account. The account's
+    currency is ``currency``, else the venue's: USD at Alpaca, the quote currency at a ccxt exchange (USD for the
+    dollar stablecoins)."""
+    cleaned = _account_name(name)
+    broker = broker_of_venue(venue)
+    secrets = _checked_secrets(secrets, custom_endpoints)
+    account_currency = _live_currency(broker, secrets, currency)
+    if registry is not None:
+        verify_keys(registry, broker, venue, sandbox=sandbox, secrets=secrets)
+    _check_room(session, user)
+    now = utcnow()
+    account = TradingAccount(
+        owner_id=user.id, kind=AccountKind.LIVE.value, status=AccountStatus.ACTIVE.value, name=cleaned,
+        broker=broker, currency=account_currency, starting_cash_minor=0, demo_token_hash=None, demo_email=None,
+        expires_at=None, kill_switch=False, kill_reason=None, limits={}, created_at=now, updated_at=now)
+    session.add(account)
+    session.flush()
+    store_credentials(session, cipher, account, venue=venue, sandbox=sandbox, secrets=secrets, actor=user.name)
+    audit.record(session, actor=user.name, action="trading_account.opened", subject=account_subject(account.id),
+                 kind=account.kind, broker=broker, venue=venue, sandbox=sandbox, currency=account.currency,
+                 verified=registry is not None)
+    return account
+
+
+def connect_broker(session: Session, user: User, account: TradingAccount, *, secrets: BrokerSecrets,
+                   cipher: CredentialCipher, sandbox: bool | None = None, venue: str | None = None,
+                   registry: BrokerRegistry | None = None, custom_endpoints: bool = False) -> BrokerCredential:
+    """Replace the keys of ``user``'s live account (rotation), checked first as :func:`open_live_account` does.
+
+    The venue stays (another venue is another account); ``sandbox`` None keeps the endpoint, and ``secrets``
+    without options keep the stored ones. Only the owner connects keys: an admin who may see the account may not.
+    Orders already written are sent with the new keys (the registry rebuilds a broker whose credential changed)."""
+    if account.owner_id != user.id:
+        raise Forbidden(f"Only the owner of account {account.id} connects its broker.")
+    if account.kind != AccountKind.LIVE:
+        raise Conflict(f"Account {account.id} is a {account.kind} account, which trades on alphabook's simulation and "
+                       "has no broker keys; open a live account with POST api/accounts/live.")
+    current = session.get(BrokerCredential, account.id)
+    if current is not None and venue is not None and venue != current.venue:
+        raise Conflict(f"Account {account.id} trades at {current.venue}; a live account stays at its venue, so open "
+                       f"another account for {venue}.")
+    venue = venue or (current.venue if current is not None else None)
+    if venue is None:
+        raise InvalidInput(f"Account {account.id} has no broker yet: name its venue.")
+    if broker_of_venue(venue) != account.broker:
+        raise Conflict(f"Account {account.id} trades through {account.broker}, which {venue!r} is not.")
+    sandbox = sandbox if sandbox is not None else (current.sandbox if current is not None else False)
+    if secrets.options is None and current is not None:
+        secrets = replace(secrets, options=load_credentials(cipher, current).options)
+    secrets = _checked_secrets(secrets, custom_endpoints)
+    if registry is not None:
+        verify_keys(registry, account.broker, venue, sandbox=sandbox, secrets=secrets)
+    account = locking.lock_account(session, account.id)
+    credential = store_credentials(session, cipher, account, venue=venue, sandbox=sandbox, secrets=secrets,
+                                   actor=user.name)
+    account.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor=user.name, action="trading_account.broker_connected",
+                 subject=account_subject(account.id), venue=venue, sandbox=sandbox,
+                 was_sandbox=None if current is None else current.sandbox, verified=registry is not None)
+    return credential
+
+
+def broker_connection(session: Session, account: TradingAccount) -> tuple[BrokerCredential | None, bool]:
+    """``account``'s stored credential (None for paper, or a live account without keys) and whether its orders
+    move real money, from the stored facts (nothing is decrypted, no venue is asked)."""
+    from alphabook.trading.brokers.registry import is_live  # the registry imports the brokers, which import us
+
+    credential = session.get(BrokerCredential, account.id) if account.broker != "paper" else None
+    return credential, is_live(session, account)
+
+
+def verify_keys(registry: BrokerRegistry, broker: str, venue: str, *, sandbox: bool, secrets: BrokerSecrets) -> None:
+    """Log in at the venue with ``secrets`` as the dispatcher will, and read the balances (a signed request that
+    places nothing). The venue refusing them is InvalidInput (a 422: the trader fixes the keys); the venue out of
+    reach is a TemporaryError (503): the keys were neither checked nor saved, so the request can be repeated."""
+    built = registry.build_remote(broker, venue, sandbox=sandbox, secrets=secrets)
+    try:
+        built.balances()
+    except RejectedError as error:
+        where = "testnet/paper" if sandbox else "live"
+        raise InvalidInput(f"The venue refused these keys: {_scrubbed(error.detail, secrets)} Nothing was saved; "
+                           f"check the key, its secret (and passphrase), its permissions, and that it is for "
+                           f"{venue}'s {where} endpoint.") from None
+    except TemporaryError as error:
+        raise TemporaryError(f"{venue} could not be reached to check these keys ({_scrubbed(error.detail, secrets)});"
+                             " they were not saved. Try again shortly.", retry_after=30) from None
+    finally:
+        close = getattr(built, "close", None)
+        if callable(close):
+            close()
+
+
+def _checked_secrets(secrets: BrokerSecrets, custom_endpoints: bool) -> BrokerSecrets:
+    options = dict(secrets.options or {})
+    unknown = sorted(set(options) - TRADER_OPTIONS - ENDPOINT_OPTIONS)
+    if unknown:
+        raise InvalidInput(f"Unknown broker options {', '.join(unknown)}; use {', '.join(sorted(TRADER_OPTIONS))}.")
+    endpoints = sorted(set(options) & ENDPOINT_OPTIONS)
+    if endpoints and not custom_endpoints:
+        raise InvalidInput(f"Options {', '.join(endpoints)} name the venue's endpoints, which this installation does "
+                           "not let traders choose (ALPHABOOK_TRADING_CUSTOM_BROKER_ENDPOINTS is off).")
+    if options.get("market_type", "spot") not in MARKET_TYPES:
+        raise InvalidInput(f"market_type is one of {', '.join(MARKET_TYPES)}.")
+    if "quote_currency" in options:
+        quote = options["quote_currency"]
+        if not isinstance(quote, str) or not quote.isalnum() or not 2 <= len(quote) <= 12:
+            raise InvalidInput("quote_currency is a currency code such as USDT.")
+        options["quote_currency"] = quote.upper()
+    return replace(secrets, options=options)
+
+
+def _live_currency(broker: str, secrets: BrokerSecrets, currency: str | None) -> str:
+    if currency is not None:
+        return normalize_currency(currency)
+    if broker == "alpaca":
+        return "USD"
+    quote = str((secrets.options or {}).get("quote_currency", "USDT")).upper()
+    if quote in USD_STABLECOINS:
+        return "USD"
+    if len(quote) != 3:
+        raise InvalidInput(f"The quote currency {quote} is not an ISO 4217 currency: give the account's currency.")
+    return normalize_currency(quote)
+
+
+def _scrubbed(text: str, secrets: BrokerSecrets) -> str:
+    """A venue's message with any echo of the keys cut out (it is shown to the trader and may be logged)."""
+    for value in (secrets.api_key, secrets.secret, secrets.password):
+        if value:
+            text = text.replace(value, "…")
+    return text
+
+
+def _account_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not 1 <= len(cleaned) <= 80:
+        raise InvalidInput("An account name has 1 to 80 characters.")
+    return cleaned
+
+
+def _check_room(session: Session, user: User) -> None:
+    """Lock ``user``'s row and refuse a new account beyond :data:`MAX_OPEN_ACCOUNTS` open ones (of any kind)."""
+    lock_user(session, user)
+    open_count = session.scalar(select(func.count()).select_from(TradingAccount)
+                                .where(TradingAccount.owner_id == user.id,
+                                       TradingAccount.status != AccountStatus.CLOSED)) or 0
+    if open_count >= MAX_OPEN_ACCOUNTS:
+        raise Conflict(f"You have {open_count} open trading accounts, the most one trader may hold; close one first.")
 
 
 # --- what belongs to an account ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ re-reads the row (``populate_existing``), so what the caller sees is what it loc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,17 +21,24 @@ from sqlalchemy.orm import Session
 from alphabook.core.errors import NotFound
 from alphabook.trading.models import Hook, Order, OutboxMessage, TradingAccount
 
-__all__ = ["lock_account", "lock_accounts", "lock_hook", "lock_order", "lock_outbox"]
+__all__ = ["lock_account", "lock_accounts", "lock_hook", "lock_order", "lock_orders", "lock_outbox", "lock_outboxes"]
+
+Row = TypeVar("Row", TradingAccount, Order, OutboxMessage)
+
+
+def _lock_many(session: Session, table: type[Row], ids: Iterable[int]) -> list[Row]:
+    """Rows of one table in one statement, locked by ascending id (the lock follows the ORDER BY), re-read."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    query = (select(table).where(table.id.in_(wanted)).order_by(table.id).with_for_update(key_share=True)
+             .execution_options(populate_existing=True))
+    return list(session.scalars(query))
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> list[TradingAccount]:
     """Lock several accounts (a provider and its followers), by ascending id, re-read; deleted ones are missing."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return []
-    query = (select(TradingAccount).where(TradingAccount.id.in_(ids)).order_by(TradingAccount.id)
-             .with_for_update(key_share=True).execution_options(populate_existing=True))
-    return list(session.scalars(query))
+    return _lock_many(session, TradingAccount, account_ids)
 
 
 def lock_account(session: Session, account_id: int) -> TradingAccount:
@@ -55,7 +63,17 @@ def lock_order(session: Session, order_id: int) -> Order:
     return order
 
 
+def lock_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Order]:
+    """Lock several orders (a dispatcher's round) by ascending id, re-read, by id; deleted ones are missing."""
+    return {order.id: order for order in _lock_many(session, Order, order_ids)}
+
+
 def lock_outbox(session: Session, message_id: int) -> OutboxMessage | None:
     query = (select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(key_share=True)
              .execution_options(populate_existing=True))
     return session.scalar(query)
+
+
+def lock_outboxes(session: Session, message_ids: Iterable[int]) -> dict[int, OutboxMessage]:
+    """Lock several outbox messages by ascending id, re-read, by id; deleted ones are missing."""
+    return {message.id: message for message in _lock_many(session, OutboxMessage, message_ids)}

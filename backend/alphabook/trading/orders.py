@@ -46,12 +46,13 @@ from alphabook.trading.models import (
 # provider goes flat), so any process that writes orders must have loaded it, the dispatcher's too.
 importlib.import_module("alphabook.trading.copy")
 
-__all__ = ["FINAL_STATES", "OrderIntent", "cancel", "new_client_order_id", "record", "replace", "request_of",
-           "submit"]
+__all__ = ["ENQUEUED", "FINAL_STATES", "OrderIntent", "cancel", "new_client_order_id", "record", "replace",
+           "request_of", "submit"]
 
 FINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED,
                           OrderState.FAILED})
 _RANK = {OrderState.PENDING: 0, OrderState.NEW: 1, OrderState.PARTIALLY_FILLED: 2}
+ENQUEUED = "alphabook.outbox_written"  # a ``Session.info`` key: this transaction wrote outbox messages
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
@@ -140,6 +141,7 @@ def _enqueue(session: Session, order: Order, action: str, payload: dict[str, Any
                             attempts=0, next_attempt_at=now, claimed_until=None, last_error=None, created_at=now,
                             updated_at=now)
     session.add(message)
+    session.info[ENQUEUED] = True  # read after the commit: this process's dispatchers are woken (outbox.py)
     return message
 
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from alphabook.core import audit
@@ -50,6 +51,22 @@ OPEN = (OrderState.NEW.value, OrderState.PARTIALLY_FILLED.value)
 NOT_YET_DELAY = timedelta(milliseconds=500)
 
 
+_running: weakref.WeakSet[Dispatcher] = weakref.WeakSet()  # this process's dispatchers in run_forever
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_dispatchers(session: Session) -> None:
+    """Orders (or cancels, replacements) committed to the outbox are sent now rather than at the next poll."""
+    if session.info.pop(orders.ENQUEUED, False):
+        for dispatcher in list(_running):
+            dispatcher.wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_enqueued(session: Session) -> None:
+    session.info.pop(orders.ENQUEUED, None)
+
+
 class _NotYet(Exception):
     """A cancel or replace of an order whose placement has not been answered yet: try again shortly."""
 
@@ -66,6 +83,7 @@ class _Work:
 
     message_id: int
     order_id: int
+    account_id: int
     action: str
     attempts: int  # sends started so far, this one included
     request: OrderRequest
@@ -104,10 +122,17 @@ class Dispatcher:
         self._wake.set()
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
-        """Dispatch until ``stop`` (or :meth:`stop`) is set; survives errors of one round."""
+        """Dispatch until ``stop`` (or :meth:`stop`) is set; survives errors of one round. While it runs, every
+        commit in this process that wrote outbox messages wakes it (:func:`_wake_dispatchers`)."""
+        _running.add(self)
+        try:
+            self._loop(stop or self._stop)
+        finally:
+            _running.discard(self)
+
+    def _loop(self, stop: threading.Event) -> None:
         import time
 
-        stop = stop or self._stop
         while not stop.is_set():
             self._wake.clear()
             handled = 0
@@ -145,12 +170,14 @@ class Dispatcher:
         """Claim the due messages (at most ``batch``), send them, record the answers; returns how many.
 
         Messages of different orders are sent at the same time (``trading_dispatch_threads``: a venue's round trip
-        is tens of milliseconds), those of one order in the order they were written; the answers of the round are
-        then recorded in one transaction."""
+        is tens of milliseconds), those of one order in the order they were written, and those of one account in
+        that order too when its broker takes them ``one_at_a_time`` (the paper venue locks the account: threads
+        would only queue on that lock); the answers of the round are then recorded in one transaction."""
         work = self._claim()
-        groups: dict[int, list[_Work]] = {}
+        groups: dict[tuple[str, int], list[_Work]] = {}
         for item in work:
-            groups.setdefault(item.order_id, []).append(item)
+            serial = item.broker is not None and item.broker.capabilities.one_at_a_time
+            groups.setdefault(("account", item.account_id) if serial else ("order", item.order_id), []).append(item)
         if len(groups) > 1 and self._threads > 1:
             list(self._executor().map(self._send_all, groups.values()))
         else:
@@ -186,8 +213,9 @@ class Dispatcher:
     def _prepare(self, session: Session, message: OutboxMessage) -> _Work:
         order = session.get(Order, message.order_id)
         assert order is not None  # the message is deleted with its order
-        item = _Work(message_id=message.id, order_id=order.id, action=message.action, attempts=message.attempts,
-                     request=orders.request_of(order), broker_order_id=order.broker_order_id, state=order.state)
+        item = _Work(message_id=message.id, order_id=order.id, account_id=order.account_id, action=message.action,
+                     attempts=message.attempts, request=orders.request_of(order),
+                     broker_order_id=order.broker_order_id, state=order.state)
         if message.action == "replace":
             new = session.get(Order, message.payload["replacement_order_id"])
             assert new is not None
@@ -283,15 +311,14 @@ class Dispatcher:
             return
         with self.database.session() as session:
             order_ids = {order_id for item in items for order_id, _ in item.views} | {item.order_id for item in items}
-            locked = {order_id: locking.lock_order(session, order_id) for order_id in sorted(order_ids)}
-            messages = {item.message_id: locking.lock_outbox(session, item.message_id)
-                        for item in sorted(items, key=lambda item: item.message_id)}
+            locked = locking.lock_orders(session, order_ids)
+            messages = locking.lock_outboxes(session, [item.message_id for item in items])
             for item in items:
                 try:
                     with session.begin_nested():
                         for order_id, view in item.views:
                             orders.record(session, locked[order_id], view, locked=True)
-                        message = messages[item.message_id]
+                        message = messages.get(item.message_id)
                         if message is not None and message.status == OutboxStatus.PENDING.value:
                             message.status, message.claimed_until = OutboxStatus.DONE.value, None
                             message.updated_at, message.last_error = utcnow(), None

@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from alphabook.api.deps import OptionalUser, SessionDep, SettingsDep
@@ -64,10 +63,7 @@ async def receive_alert(hook_id: str, request: Request, session: SessionDep, set
                               alert_id=outcome.alert_id, order_id=order.id if order else None,
                               client_order_id=order.client_order_id if order else None,
                               state=order.state if order else None, duplicate_of=outcome.duplicate_of)
-    dispatcher = getattr(request.app.state, "dispatcher", None)
-    wake = BackgroundTask(dispatcher.wake) if dispatcher is not None and outcome.decision is AlertDecision.ACCEPTED \
-        else None  # after the response, so after the commit: the dispatcher sends it at once
-    return JSONResponse(answer.model_dump(mode="json"), background=wake)
+    return JSONResponse(answer.model_dump(mode="json"))  # the commit wakes the dispatcher (trading.outbox)
 
 
 def _url(request: Request, hook: Hook) -> str:

@@ -27,7 +27,10 @@ from alphabook.core.money import Money
 from alphabook.trading import accounts, watchlists
 from alphabook.trading.account_schemas import (
     AccountOut,
+    BrokerOut,
+    BrokerRotateIn,
     DemoRenewIn,
+    LiveAccountIn,
     PaperAccountIn,
     StrategyIn,
     StrategyOut,
@@ -36,6 +39,8 @@ from alphabook.trading.account_schemas import (
     WatchlistOut,
     WatchlistPatch,
 )
+from alphabook.trading.brokers.registry import BrokerRegistry
+from alphabook.trading.credentials import cipher_for
 from alphabook.trading.models import TradingAccount
 
 router = APIRouter(tags=["trading"])
@@ -104,6 +109,40 @@ def open_paper_account(body: PaperAccountIn, user: CurrentUser, session: Session
             else Money(settings.demo_starting_cash_minor, settings.demo_currency))
     account = accounts.open_paper_account(session, user, name=body.name, starting_cash=cash)
     return AccountOut.of(account, settings, utcnow())
+
+
+@router.post("/accounts/live", response_model=AccountOut, status_code=status.HTTP_201_CREATED,
+             responses={422: {"description": "Invalid input, or the venue refused the keys (nothing was saved)"},
+                        503: {"description": "The venue could not be reached to check the keys (nothing was saved)"}})
+def open_live_account(body: LiveAccountIn, user: CurrentUser, request: Request, session: SessionDep,
+                      settings: SettingsDep) -> AccountOut:
+    """Open an account at a real broker (its testnet or paper endpoint with ``sandbox``) with your API keys, which
+    are checked at the venue first (unless ``verify`` is false), stored encrypted, and never shown again."""
+    account = accounts.open_live_account(
+        session, user, name=body.name, venue=body.venue, sandbox=body.sandbox, secrets=body.to_secrets(),
+        cipher=cipher_for(settings), currency=body.currency, registry=_registry(request, settings, body.verify),
+        custom_endpoints=settings.trading_custom_broker_endpoints)
+    return AccountOut.of(account, settings, utcnow())
+
+
+@router.get("/accounts/{account_id}/broker", response_model=BrokerOut)
+def broker_of_account(account: AccountDep, session: SessionDep) -> BrokerOut:
+    """The venue an account trades at and when its keys were connected; never the keys, nor any part of them."""
+    credential, live = accounts.broker_connection(session, account)
+    return BrokerOut.of(account, credential, live)
+
+
+@router.put("/accounts/{account_id}/broker", response_model=BrokerOut,
+            responses={422: {"description": "Invalid input, or the venue refused the keys (nothing was saved)"},
+                       503: {"description": "The venue could not be reached to check the keys (nothing was saved)"}})
+def connect_broker(body: BrokerRotateIn, account: WritableAccountDep, user: CurrentUser, request: Request,
+                   session: SessionDep, settings: SettingsDep) -> BrokerOut:
+    """Replace a live account's keys (rotation); only its owner may. The old keys are gone once this answers."""
+    accounts.connect_broker(session, user, account, secrets=body.to_secrets(), cipher=cipher_for(settings),
+                            sandbox=body.sandbox, registry=_registry(request, settings, body.verify),
+                            custom_endpoints=settings.trading_custom_broker_endpoints)
+    credential, live = accounts.broker_connection(session, account)
+    return BrokerOut.of(account, credential, live)
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
@@ -188,6 +227,11 @@ def delete_strategy(strategy_id: int, account: WritableAccountDep, user: Optiona
 
 def _actor(account: TradingAccount, user: OptionalUser) -> str:
     return accounts.actor_for(account, user)
+
+
+def _registry(request: Request, settings: Settings, verify: bool) -> BrokerRegistry | None:
+    """What keys are checked with: brokers built as the dispatcher builds them (None: save unchecked)."""
+    return BrokerRegistry(request.app.state.database, settings) if verify else None
 
 
 def _cookie_path(request: Request) -> str:

@@ -168,6 +168,7 @@ class BrokerCapabilities:
     short_selling: bool
     native_replace: bool  # the venue amends in place; otherwise replace is cancel, then place
     testnet: bool = False  # a venue's own sandbox (not real money, not ours either)
+    one_at_a_time: bool = False  # takes an account's orders one by one (under its lock): send them in sequence
     notes: tuple[str, ...] = field(default=())
 
 

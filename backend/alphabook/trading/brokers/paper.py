@@ -108,7 +108,7 @@ class PaperBroker(Broker):
         self.max_volume_share = max_volume_share
         self.capabilities = BrokerCapabilities(
             live=False, order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), fractional=True,
-            short_selling=allow_short, native_replace=True,
+            short_selling=allow_short, native_replace=True, one_at_a_time=True,
             notes=("alphabook's simulation: no real money moves",
                    "market orders fill at the price feed's quote; resting orders on its completed bars"))
 
@@ -118,10 +118,8 @@ class PaperBroker(Broker):
     # ------------------------------------------------------------------------------------------ the contract
 
     def place(self, order: OrderRequest) -> BrokerOrder:
+        """One transaction: the duplicate check is made under the account's lock (a repeat costs a quote)."""
         _check_digits(order)
-        first = self.find_order(order.client_order_id, order.symbol)
-        if first is not None:
-            return first
         quote = self._quote(order.symbol)
         try:
             with self.database.session() as session:
@@ -291,7 +289,7 @@ class PaperBroker(Broker):
             status=OrderStatus.NEW.value, filled_quantity=zero, average_price=None, fees=zero, reserved_cash=zero,
             reserved_quantity=zero, triggered_at=None, evaluated_from=quote.at,
             expires_at=_next_midnight(now) if order.time_in_force is TimeInForce.DAY else None,
-            replaces_id=None, reason=None, created_at=now, updated_at=now)
+            replaces_id=None, reason=None, created_at=now, updated_at=now, fills=[])  # new: nothing to load
         session.add(paper)
         session.flush()
         outcome = at_quote(_working(paper), quote)

@@ -29,7 +29,7 @@ from alphabook.core.db import Database
 from alphabook.core.errors import ConfigurationError
 from alphabook.trading.brokers.base import Broker
 from alphabook.trading.brokers.paper import PaperBroker  # at import: it maps tables, not in a request's thread
-from alphabook.trading.credentials import cipher_for, load_credentials
+from alphabook.trading.credentials import BrokerSecrets, cipher_for, load_credentials
 from alphabook.trading.models import AccountKind, BrokerCredential, Hook, Order, OrderSource, TradingAccount
 from alphabook.trading.risk import RiskRefused
 
@@ -99,8 +99,14 @@ class BrokerRegistry:
             raise ConfigurationError(f"Account {account.id} trades at {account.broker} but has no stored "
                                      "credentials; connect the broker account again.")
         secrets = load_credentials(cipher_for(self.settings), credential)
+        return self.build_remote(account.broker, credential.venue, sandbox=credential.sandbox, secrets=secrets)
+
+    def build_remote(self, broker: str, venue: str, *, sandbox: bool, secrets: BrokerSecrets) -> Broker:
+        """A ``ccxt`` or ``alpaca`` broker logged in with ``secrets``, built exactly as an account's orders will
+        be, but neither stored nor cached: what connecting an account checks its keys with before saving them.
+        InvalidInput for an exchange ccxt does not know (or without a sandbox when ``sandbox``)."""
         options = dict(secrets.options or {})
-        if account.broker == "ccxt":
+        if broker == "ccxt":
             from alphabook.research.data.ccxt_source import RetryPolicy
             from alphabook.trading.brokers.ccxt import CcxtBroker
 
@@ -108,17 +114,15 @@ class BrokerRegistry:
             if secrets.password:
                 config["password"] = secrets.password
             retry = RetryPolicy(**options["retry"]) if options.get("retry") else None
-            return CcxtBroker(credential.venue, secrets.api_key, secrets.secret, sandbox=credential.sandbox,
+            return CcxtBroker(venue, secrets.api_key, secrets.secret, sandbox=sandbox,
                               urls=options.get("urls"), config=config,
                               quote_currency=str(options.get("quote_currency", "USDT")),
                               market_type=options.get("market_type", "spot"), retry=retry)
-        if account.broker == "alpaca":
+        if broker == "alpaca":
             from alphabook.trading.brokers.alpaca import AlpacaBroker
 
-            return AlpacaBroker(secrets.api_key, secrets.secret, paper=credential.sandbox,
-                                base_url=options.get("base_url"))
-        raise ConfigurationError(f"Account {account.id} names broker {account.broker!r}, which alphabook does not "
-                                 "know: use 'paper', 'ccxt' or 'alpaca'.")
+            return AlpacaBroker(secrets.api_key, secrets.secret, paper=sandbox, base_url=options.get("base_url"))
+        raise ConfigurationError(f"Broker {broker!r} is not one alphabook knows: use 'paper', 'ccxt' or 'alpaca'.")
 
     def paper_feed(self) -> Any:
         """The price feed every paper account of this process shares (built on first use)."""

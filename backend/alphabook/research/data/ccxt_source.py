@@ -57,6 +57,17 @@ class RetryPolicy:
         return min(self.max_delay_s, max(backoff, retry_after_s or 0.0))
 
 
+def retry_after_s(exchange: Any, error: Exception) -> float | None:
+    """The Retry-After of the 429 that caused ``error`` on ``exchange`` (a ccxt client), if it was one."""
+    if not isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+        return None
+    value = (exchange.last_response_headers or {}).get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/alphabook/ohlcv``, i.e. ``~/.cache/alphabook/ohlcv`` on most machines."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alphabook" / "ohlcv"
@@ -172,20 +183,11 @@ class CcxtSource(DataSource):
                     raise TemporaryError(
                         f"{self.exchange_id} kept failing on {what} ({attempt} attempts): {error}", attempts=attempt
                     ) from error
-                time.sleep(self.retry.delay_s(attempt, self._retry_after_s(error)))
+                time.sleep(self.retry.delay_s(attempt, retry_after_s(self.exchange, error)))
                 attempt += 1
             except ccxt.BaseError as error:
                 raise RejectedError(f"{self.exchange_id} refused {what}: {error}") from error
 
-    def _retry_after_s(self, error: Exception) -> float | None:
-        """The Retry-After of the 429 that caused ``error``, if it was one."""
-        if not isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return None
-        value = (self.exchange.last_response_headers or {}).get("Retry-After")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
 
 
 def _combine(cached: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

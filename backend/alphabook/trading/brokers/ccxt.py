@@ -48,7 +48,7 @@ import ccxt
 
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import ConfigurationError, InvalidInput, RejectedError, TemporaryError
-from alphabook.research.data.ccxt_source import RetryPolicy
+from alphabook.research.data.ccxt_source import RetryPolicy, retry_after_s
 from alphabook.trading.brokers.base import (
     Balance,
     Broker,
@@ -167,14 +167,14 @@ class CcxtBroker(Broker):
             except ccxt.InsufficientFunds as error:
                 raise InsufficientFunds(f"{self.exchange_id} cannot pay for {what}: {error}") from error
             except ccxt.OperationFailed as error:  # it may or may not have arrived: only the venue knows
-                retry_after_s = self._retry_after_s(error)  # before the lookup replaces the last response
+                server_wait_s = retry_after_s(self.exchange, error)  # before the lookup replaces the last response
                 found = self.find_order(order.client_order_id, order.symbol)
                 if found is not None:
                     return found
                 if attempt >= self.retry.attempts:
                     raise TemporaryError(f"{self.exchange_id} kept failing on {what} ({attempt} attempts); it was "
                                          f"not placed as far as the venue shows: {error}", attempts=attempt) from error
-                time.sleep(self.retry.delay_s(attempt, retry_after_s))
+                time.sleep(self.retry.delay_s(attempt, server_wait_s))
                 attempt += 1
             except ccxt.BaseError as error:
                 if "duplicate" in str(error).lower():  # a racing send of the id got there first (Binance -2010)
@@ -313,7 +313,7 @@ class CcxtBroker(Broker):
                 if attempt >= self.retry.attempts:
                     raise TemporaryError(f"{self.exchange_id} kept failing on {what} ({attempt} attempts): {error}",
                                          attempts=attempt) from error
-                time.sleep(self.retry.delay_s(attempt, self._retry_after_s(error)))
+                time.sleep(self.retry.delay_s(attempt, retry_after_s(self.exchange, error)))
                 attempt += 1
             except ccxt.OrderNotFound as error:
                 raise RejectedError(f"{self.exchange_id} knows no such order ({what}): {error}") from error
@@ -322,15 +322,6 @@ class CcxtBroker(Broker):
             except ccxt.BaseError as error:
                 raise RejectedError(f"{self.exchange_id} refused {what}: {error}") from error
 
-    def _retry_after_s(self, error: Exception) -> float | None:
-        """The Retry-After of the 429 that caused ``error``, if it was one."""
-        if not isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return None
-        value = (self.exchange.last_response_headers or {}).get("Retry-After")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
 
 
 def capabilities_of(exchange: Any, market_type: MarketType, *, sandbox: bool) -> BrokerCapabilities:

@@ -69,7 +69,7 @@ class BrokerCase:
     live: bool  # what ``capabilities.live`` must say
     unknown_symbol: str  # a symbol the venue does not list
     absent_order_id: str  # a well-formed order id the venue does not know
-    cost_basis: bool = True  # positions carry their average price (spot balances do not: NaN)
+    cost_basis: bool = True  # positions carry their average price (spot balances do not: None)
     disrupt: Callable[[Operation, How, int], None] | None = None  # fail the next n requests; None: nothing can fail
 
 

@@ -420,7 +420,7 @@ def test_positions_and_balances_follow_the_fills(case: BrokerCase, broker: Broke
     if case.cost_basis:
         assert position.average_price == filled.average_price
     else:
-        assert position.average_price.is_nan()  # unknown, and never mistaken for a price
+        assert position.average_price is None  # unknown, and never mistaken for a price
     assert [p.symbol for p in broker.positions()] == sorted(p.symbol for p in broker.positions())
     assert [b.currency for b in broker.balances()] == sorted(b.currency for b in broker.balances())
     sold = settled(broker, broker.place(order(case, "sell-all", Side.SELL, quantity=position.quantity)))

@@ -147,7 +147,7 @@ class BrokerOrder:
 class Position:
     symbol: str
     quantity: Decimal  # negative for a short
-    average_price: Decimal
+    average_price: Decimal | None  # None where the venue keeps no cost basis (a spot balance)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ ccxt speaks each venue's protocol; this adapter adds what the contract promises 
 Fills are ccxt's trades of the order: the ones in the placement answer (Binance's FULL response) or, when an
 order has filled but its answer lists no trades, ``fetch_order_trades`` where the venue has it. Spot
 positions are the non-zero balances of assets other than ``quote_currency``; a balance carries no cost basis,
-so their ``average_price`` is ``Decimal("NaN")`` (unknown). Derivative accounts (``market_type`` "swap" or
+so their ``average_price`` is None (unknown). Derivative accounts (``market_type`` "swap" or
 "future") report ``fetch_positions`` instead. ``replace`` is the contract's cancel-then-place: ccxt's
 ``edit_order`` differs per venue in what it keeps, so it is not relied on.
 """
@@ -73,7 +73,6 @@ MarketType = Literal["spot", "swap", "future"]
 #: does not say so (``has["fetchOrderWithClientOrderId"]`` covers the venues that do).
 CLIENT_ID_LOOKUP = frozenset({"binance", "binanceus", "binanceusdm", "binancecoinm"})
 
-_UNKNOWN_PRICE = Decimal("NaN")
 _MARKET_LIKE = (OrderType.MARKET, OrderType.STOP)
 _STATUSES = {"closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED, "expired": OrderStatus.EXPIRED,
              "rejected": OrderStatus.REJECTED}
@@ -228,9 +227,9 @@ class CcxtBroker(Broker):
                 if contracts:
                     sign = -1 if entry.get("side") == "short" and contracts > 0 else 1
                     found.append(Position(str(entry["symbol"]), sign * contracts,
-                                          _decimal(entry.get("entryPrice")) or _UNKNOWN_PRICE))
+                                          _decimal(entry.get("entryPrice"))))
             return sorted(found, key=lambda position: position.symbol)
-        return [Position(f"{balance.currency}/{self.quote_currency}", balance.total, _UNKNOWN_PRICE)
+        return [Position(f"{balance.currency}/{self.quote_currency}", balance.total, None)
                 for balance in self.balances() if balance.currency != self.quote_currency and balance.total]
 
     @_one_at_a_time
@@ -342,7 +341,7 @@ def capabilities_of(exchange: Any, market_type: MarketType, *, sandbox: bool) ->
         time_in_force.add(TimeInForce.IOC)
     notes = ["replace is cancel, then place", "market orders execute at once whatever their time in force"]
     if market_type == "spot":
-        notes.append("spot positions are asset balances: their average_price is NaN (the venue keeps no cost basis)")
+        notes.append("spot positions are asset balances: their average_price is None (the venue keeps no cost basis)")
     return BrokerCapabilities(
         live=not sandbox,
         order_types=frozenset(order_types),

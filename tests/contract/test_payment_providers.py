@@ -43,6 +43,7 @@ class Case:
     onboard: Callable[[str], None]  # the creator finishes onboarding the payout account
     unpayable_account: Callable[[], str] | None = None  # an account the counterparty refuses to pay, if any
     outage: Callable[[], None] | None = None  # the counterparty fails every request until the provider gives up
+    key_refused: Callable[[], None] | None = None  # the counterparty refuses our API key on the next request
 
 
 def delivered(raw: bytes, signature: str | None) -> Signed:
@@ -73,8 +74,11 @@ def stripe_case(fake: FakeStripe) -> Case:
     def outage() -> None:
         fake.fail_next(3)  # the first try and the provider's two retries
 
+    def key_refused() -> None:
+        fake.fail_next(1, status=401)  # a revoked or mistyped secret key
+
     return Case(StripeProvider(fake.api_key, WEBHOOK_SECRET, fake.url), pay, onboard,
-                unpayable_account=unpayable_account, outage=outage)
+                unpayable_account=unpayable_account, outage=outage, key_refused=key_refused)
 
 
 REMOTE = ["stripe-test", "stripe-live"]  # providers with a counterparty that can refuse or be down
@@ -284,3 +288,14 @@ def test_a_payout_during_an_outage_is_a_temporary_error_and_pays_once_when_retri
         remote.provider.payout(account, Money(700, "USD"), "payout-4", 4)
     transfer = remote.provider.payout(account, Money(700, "USD"), "payout-4", 4)
     assert transfer and remote.provider.payout(account, Money(700, "USD"), "payout-4", 4) == transfer
+
+
+def test_a_refused_api_key_is_the_operators_to_fix_so_a_payout_stays_queued(remote: Case) -> None:
+    """A refused key is not the creator's account refusing money: the payout must wait, not fail and reverse."""
+    assert remote.key_refused is not None
+    account, _ = remote.provider.create_payout_account(42, "seller@example.com")
+    remote.onboard(account)
+    remote.key_refused()
+    with pytest.raises(TemporaryError, match="API key"):
+        remote.provider.payout(account, Money(700, "USD"), "payout-5", 5)
+    assert remote.provider.payout(account, Money(700, "USD"), "payout-5", 5)  # the key is fixed: it pays

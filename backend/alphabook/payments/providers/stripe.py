@@ -89,10 +89,13 @@ class StripeProvider(PaymentProvider):
         """Run a Stripe request, sorting its failures into retry-later and refused."""
         try:
             return request()
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             _raise(TemporaryError, exc)
-        except stripe.APIError as exc:
-            _raise(TemporaryError, exc)
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            # Our key, not the counterparty's decision: an operator must fix ALPHABOOK_STRIPE_SECRET_KEY, and
+            # until then payouts stay queued and checkouts answer "try later" rather than failing for good.
+            raise TemporaryError(f"Stripe refused alphabook's API key ({type(exc).__name__}); an operator must "
+                                 "fix ALPHABOOK_STRIPE_SECRET_KEY.") from None
         except stripe.StripeError as exc:
             _raise(RejectedError, exc)
 

@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
-from tests.fakes.fake_exchange import Failure
+from tests.fakes.fake_exchange import Failure, FaultInjection
 
 _LIMIT_KINDS = {"limit", "stop_limit"}
 _STOP_KINDS = {"stop", "stop_limit"}
@@ -66,14 +66,6 @@ class AlpacaError(Exception):
 def unprocessable(message: str, code: int = 40010001) -> AlpacaError:
     return AlpacaError(422, code, message)
 
-
-@dataclass
-class Fault:
-    failure: Failure | None
-    method: str | None
-    path: str
-    after_processing: bool = False
-    delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +118,7 @@ class Order:
         }
 
 
-class FakeAlpaca:
+class FakeAlpaca(FaultInjection):
     """One Alpaca account holding ``cash`` USD, trading the symbols in ``prices``."""
 
     def __init__(self, prices: Mapping[str, Decimal], cash: Decimal, *, key_id: str = "PKFAKEALPACA",
@@ -138,7 +130,7 @@ class FakeAlpaca:
         self.holdings: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, avg entry price)
         self.activities: list[dict[str, Any]] = []
         self.requests: list[LoggedRequest] = []
-        self.faults: list[Fault] = []
+        FaultInjection.__init__(self)
         self.errors: list[Exception] = []
         self._state = threading.RLock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -162,15 +154,6 @@ class FakeAlpaca:
             for order in list(self.orders.values()):
                 if order.symbol == symbol and order.status in _OPEN:
                     self._match(order, arriving=False)
-
-    def fail(self, path: str, failure: Failure, *, method: str | None = None, times: int = 1,
-             after_processing: bool = False) -> None:
-        with self._state:
-            self.faults.extend(Fault(failure, method, path, after_processing) for _ in range(times))
-
-    def stall(self, path: str, seconds: float, *, method: str | None = None, times: int = 1) -> None:
-        with self._state:
-            self.faults.extend(Fault(None, method, path, True, seconds) for _ in range(times))
 
     # --- protocol -----------------------------------------------------------------------------------------
 
@@ -196,13 +179,6 @@ class FakeAlpaca:
             if fault.failure is not None:
                 return fault.failure.status, fault.failure.body, fault.failure.headers
         return status, answer, {}
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._state:
-            for index, fault in enumerate(self.faults):
-                if path.startswith(fault.path) and fault.method in (None, method):
-                    return self.faults.pop(index)
-        return None
 
     def _route(self, method: str, path: str, query: Mapping[str, str], body: Any) -> tuple[int, Any]:
         if path == "/v2/orders" and method == "POST":

@@ -50,7 +50,7 @@ from urllib.parse import parse_qsl, urlparse
 import ccxt
 import pandas as pd
 
-from tests.fakes.fake_exchange import Failure, FakeBinance, Request
+from tests.fakes.fake_exchange import FakeBinance, FaultInjection, Request
 
 ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"]
 SIGNED_PATHS = {"/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades", "/api/v3/account"}
@@ -75,14 +75,6 @@ def insufficient_balance() -> BinanceError:
 def mandatory(name: str) -> BinanceError:
     return BinanceError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
-
-@dataclass
-class Fault:
-    failure: Failure | None
-    method: str | None
-    path: str
-    after_processing: bool = False
-    delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ class Order:
     trade_ids: list[int] = field(default_factory=list)
 
 
-class FakeBinanceTrading(FakeBinance):
+class FakeBinanceTrading(FakeBinance, FaultInjection):
     """Binance spot with one account: ``prices`` per unified symbol (the markets) and starting ``balances``."""
 
     def __init__(
@@ -135,7 +127,7 @@ class FakeBinanceTrading(FakeBinance):
         self.orders: dict[int, Order] = {}
         self.trades: list[dict[str, Any]] = []
         self.trading_requests: list[SignedRequest] = []
-        self.faults: list[Fault] = []
+        FaultInjection.__init__(self)
         self.errors: list[Exception] = []  # the fake's own failures: a test ends by checking it is empty
         self._ids = itertools.count(1)
         self._trade_ids = itertools.count(1001)
@@ -163,17 +155,6 @@ class FakeBinanceTrading(FakeBinance):
             for order in sorted(self.orders.values(), key=lambda o: o.order_id):
                 if order.symbol == market_id and order.status in ("NEW", "PARTIALLY_FILLED"):
                     self._match(order, placing=False)
-
-    def fail(self, path: str, failure: Failure, *, method: str | None = None, times: int = 1,
-             after_processing: bool = False) -> None:
-        """Answer the next ``times`` requests to ``path`` with ``failure`` (after serving them, if asked)."""
-        with self._state:
-            self.faults.extend(Fault(failure, method, path, after_processing) for _ in range(times))
-
-    def stall(self, path: str, seconds: float, *, method: str | None = None, times: int = 1) -> None:
-        """Serve the next ``times`` requests to ``path`` but answer only after ``seconds``."""
-        with self._state:
-            self.faults.extend(Fault(None, method, path, True, seconds) for _ in range(times))
 
     def orders_placed(self) -> int:
         return len(self.orders)
@@ -222,13 +203,6 @@ class FakeBinanceTrading(FakeBinance):
             if fault.failure is not None:
                 return fault.failure.status, fault.failure.body, fault.failure.headers
         return status, answer, {}
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._state:
-            for index, fault in enumerate(self.faults):
-                if fault.path == path and fault.method in (None, method):
-                    return self.faults.pop(index)
-        return None
 
     def _authenticate(self, api_key: str | None, payload: str, signature: str | None,
                       params: Mapping[str, str]) -> None:

@@ -45,6 +45,44 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Fault:
+    """One injected failure: answer ``failure`` (before serving, or after when ``after_processing``), or only
+    stall ``delay_s`` seconds before an answer that was served."""
+
+    failure: Failure | None
+    method: str | None
+    path: str
+    after_processing: bool = False
+    delay_s: float = 0.0
+
+
+class FaultInjection:
+    """The failure knobs the trading venues' fakes share, matched by method and path prefix, used up in order."""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self._faults_lock = threading.Lock()
+
+    def fail(self, path: str, failure: Failure, *, method: str | None = None, times: int = 1,
+             after_processing: bool = False) -> None:
+        """Answer the next ``times`` requests to ``path`` with ``failure`` (after serving them, if asked)."""
+        with self._faults_lock:
+            self.faults.extend(Fault(failure, method, path, after_processing) for _ in range(times))
+
+    def stall(self, path: str, seconds: float, *, method: str | None = None, times: int = 1) -> None:
+        """Serve the next ``times`` requests to ``path`` but answer only after ``seconds``."""
+        with self._faults_lock:
+            self.faults.extend(Fault(None, method, path, True, seconds) for _ in range(times))
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._faults_lock:
+            for index, fault in enumerate(self.faults):
+                if path.startswith(fault.path) and fault.method in (None, method):
+                    return self.faults.pop(index)
+        return None
+
+
 def rate_limited(retry_after_s: int = 0) -> Failure:
     """Binance's answer when the request weight is exhausted (ccxt raises DDoSProtection)."""
     message = "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."

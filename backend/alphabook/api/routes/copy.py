@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import select
 
 from alphabook.accounts.models import Role, User
 from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, require_role
@@ -75,8 +74,7 @@ def apply(body: ApplyIn, user: CurrentUser, session: SessionDep, settings: Setti
 @router.get("/providers", response_model=list[TraderOut])
 def my_providers(user: CurrentUser, session: SessionDep) -> list[TraderOut]:
     """Your own applications and listings, whatever their status."""
-    mine = session.scalars(select(SignalProvider).where(SignalProvider.user_id == user.id).order_by(SignalProvider.id))
-    return [TraderOut.of(providers.row(session, each), user.name) for each in mine]
+    return [TraderOut.of(providers.row(session, each), user.name) for each in providers.of_user(session, user)]
 
 
 @router.get("/traders", response_model=list[TraderOut])

@@ -38,8 +38,8 @@ from alphabook.trading.copy.models import (
 )
 from alphabook.trading.models import AccountKind, AccountStatus, TradingAccount
 
-__all__ = ["SORTS", "Claims", "TraderQuery", "TraderRow", "apply", "approve", "browse", "find", "reject", "row",
-           "suspend", "visible_to"]
+__all__ = ["SORTS", "Claims", "TraderQuery", "TraderRow", "apply", "approve", "browse", "find", "of_user", "reject",
+           "row", "suspend", "visible_to"]
 
 Sort = Literal["return", "drawdown", "sharpe", "win_rate", "followers", "rating", "newest"]
 SORTS: tuple[Sort, ...] = ("return", "drawdown", "sharpe", "win_rate", "followers", "rating", "newest")
@@ -93,6 +93,12 @@ def _audit(session: Session, actor: str, action: str, provider: SignalProvider, 
            reason: str | None = None) -> None:
     audit.record(session, actor=actor, action=action, subject=f"copy_provider:{provider.id}", reason=reason,
                  before=before, after=_snapshot(provider))
+
+
+def of_user(session: Session, user: User) -> list[SignalProvider]:
+    """``user``'s own applications and providers, whatever their status, oldest first."""
+    return list(session.scalars(select(SignalProvider).where(SignalProvider.user_id == user.id)
+                                .order_by(SignalProvider.id)))
 
 
 def _check_claims(claims: Claims) -> None:

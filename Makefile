@@ -21,8 +21,8 @@ test: bootstrap
 	$(BIN)/python -m pytest
 
 lint: bootstrap
-	$(BIN)/ruff check backend tests hub
-	$(BIN)/mypy backend
+	$(BIN)/ruff check backend dashboards tests hub
+	$(BIN)/mypy backend dashboards
 
 bench: bootstrap
 	$(BIN)/python -m pytest tests/benchmarks -s -o addopts="" -p no:cacheprovider; \
@@ -30,8 +30,9 @@ bench: bootstrap
 
 bootstrap: system-packages $(INSTALLED) $(KERNELSPECS) $(PROXY)
 
-# Debian packages the project needs; installed when missing and we are root, else we say what to install.
-SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap
+# Debian packages the project needs (Chromium: the browser tests drive it through Playwright, which cannot
+# download its own browser here); installed when missing and we are root, else we say what to install.
+SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap chromium:chromium
 system-packages:
 	@missing=""; \
 	for pair in $(SYSTEM_COMMANDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

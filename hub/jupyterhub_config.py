@@ -113,6 +113,16 @@ c.JupyterHub.services = [
         "info": {"description": "The alphabook REST API; documentation at /services/api/api/docs"},
     },
     {
+        "name": "dashboards",
+        "url": f"http://127.0.0.1:{settings.dashboards_port}",
+        "command": [sys.executable, "-m", "dashboards"],
+        "environment": _service_env,
+        "cwd": str(PROJECT_ROOT),
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
+    },
+    {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],
     },
@@ -120,8 +130,18 @@ c.JupyterHub.services = [
 c.JupyterHub.load_roles = [
     # Everyone may use the hub's services (the API) with their own token.
     {"name": "user", "scopes": ["self", "access:services"]},
-    # The API reads who is an admin and who is in the 'creators' group.
-    {"name": "alphabook-api", "scopes": ["list:users", "read:users", "read:groups"], "services": ["api"]},
+    # The API and the dashboards read who is an admin and who is in the 'creators' group.
+    {"name": "alphabook-api", "scopes": ["list:users", "read:users", "read:groups"], "services": ["api", "dashboards"]},
+    {
+        "name": "dashboards",
+        "url": f"http://127.0.0.1:{settings.dashboards_port}",
+        "command": [sys.executable, "-m", "dashboards"],
+        "environment": _service_env,
+        "cwd": str(PROJECT_ROOT),
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
+    },
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 ALERTS = 3_000
 STORM_ALERTS = 1_000
@@ -238,10 +239,14 @@ def wait_for_fills(database: Database, label: str, expected: int) -> list[tuple[
              .where(Alert.decision == "accepted", Alert.dedupe_key.like(f"alert:{label}-%"))
              .group_by(Alert.id, Alert.received_at))
     deadline = time.monotonic() + 120
+    rows: list[tuple[datetime, datetime]] = []
     with tqdm(total=expected, desc=f"{label} fills", unit="fill", file=sys.stderr) as progress:
         while True:
-            with database.session() as session:
-                rows = [(received, filled) for received, filled in session.execute(query)]
+            try:
+                with database.session() as session:
+                    rows = [(received, filled) for received, filled in session.execute(query)]
+            except OperationalError:  # SQLite: the API process keeps the write lock busy while it catches up
+                pass
             progress.update(len(rows) - progress.n)
             if len(rows) >= expected or time.monotonic() > deadline:
                 return rows

@@ -45,6 +45,9 @@ class RunningHub:
     unix_users: list[str]
 
 
+NewPerson = Callable[[], tuple[HubUserSession, str]]
+
+
 def remove_unix_user(name: str) -> None:
     subprocess.run(["pkill", "--signal", "KILL", "-u", name], check=False)
     for _ in range(20):
@@ -87,6 +90,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, github: FakeGitHub) -> Iterato
         "ALPHABOOK_HUB_API_PORT": str(free_port()),
         "ALPHABOOK_PROXY_API_PORT": str(free_port()),
         "ALPHABOOK_API_PORT": str(free_port()),
+        "ALPHABOOK_DASHBOARDS_PORT": str(free_port()),
         "ALPHABOOK_ADMIN_USERNAME": admin_name,
         "ALPHABOOK_ADMIN_PASSWORD": admin_password,
         "ALPHABOOK_TOKEN_CACHE_SECONDS": "1",

@@ -5,18 +5,16 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningHub
+from tests.e2e.conftest import NewPerson, RunningHub
 from tests.e2e.fake_github import FakeGitHub
 from tests.e2e.hub_client import HubUserSession
 
 pytestmark = pytest.mark.e2e
-NewPerson = Callable[[], tuple[HubUserSession, str]]
 
 
 def test_two_people_get_isolated_servers_and_the_api_knows_them(hub: RunningHub, new_person: NewPerson) -> None:

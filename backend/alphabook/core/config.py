@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     hub_api_port: int = Field(default=8081, description="Port of the hub's own REST API (internal).")
     proxy_api_port: int = Field(default=8001, description="Port of the proxy's control API (internal).")
     api_port: int = Field(default=8010, description="Port the alphabook API service listens on (internal).")
+    dashboards_port: int = Field(default=8020, description="Port the Panel dashboards service listens on (internal).")
     api_workers: int = Field(default=1, ge=1, le=64, description=(
         "API processes. One per core serves the most requests; with more than one, set redis_url so that rate "
         "limits are counted across them."))

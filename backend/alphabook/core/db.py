@@ -13,6 +13,8 @@ reached through psycopg 3 with the very same migrations.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -97,22 +100,86 @@ class Base(DeclarativeBase):
                                                      Decimal: ExactDecimal()}
 
 
+BUSY_TIMEOUT_SECONDS = 5.0
+
+
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite opens a transaction only before DML, so a SAVEPOINT issued first would run in
-    # autocommit and commit early; we take over BEGIN ourselves (see ``_begin_immediate``).
+    # autocommit and commit early; we take over BEGIN ourselves (see ``_WriterTurns``).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes (see the module's docstring)
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN: two deferred transactions that both read and then write
-    deadlock on the upgrade and one fails at once, whereas IMMEDIATE makes the second wait its turn."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterTurns:
+    """SQLite's write lock, taken at BEGIN (``BEGIN IMMEDIATE``) and handed between this process's threads in turn.
+
+    IMMEDIATE because two deferred transactions that both read and then write deadlock on the upgrade and one
+    fails at once, whereas IMMEDIATE makes the second wait. The wait itself is SQLite's busy handler, which
+    sleeps in growing steps (up to 100 ms) and wakes to find the lock taken again by whoever was running: under
+    load some transactions waited seconds while others went through, and some gave up (503). So the threads of
+    one process first queue on a lock that wakes a waiter the moment a transaction ends; the busy handler only
+    arbitrates between processes (the hub and the API). The turn is given back when the transaction ends and,
+    should a connection go back to the pool without ending it, at check-in. The price: a process whose threads
+    keep the lock busy back to back (an alert flood) leaves another process's busy handler few moments to get in,
+    so there a writer in the other process can time out; PostgreSQL is the database for such loads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: tuple[Any, Any, dict[Any, Any]] | None = None  # the turn's pooled and DBAPI connection, info
+
+    def attach(self, engine: Engine) -> None:
+        """Take the turn at BEGIN; give it back after COMMIT or ROLLBACK has run (SQLAlchemy's ``commit`` and
+        ``rollback`` events come before, too early), or when a connection is checked in holding it."""
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine.pool, "checkin", self._checked_in)
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self._end(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self._end(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    def _begin(self, connection: Any) -> None:
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                f"database is locked: no write turn within {BUSY_TIMEOUT_SECONDS:.0f} s"))
+        pooled = connection.connection
+        self._holder = (pooled, pooled.dbapi_connection, connection.info)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._end(pooled)
+            raise
+
+    def _end(self, dbapi_connection: Any) -> None:
+        """After COMMIT or ROLLBACK on ``dbapi_connection`` (the pool's proxy of it, or the connection itself)."""
+        holder = self._holder
+        if holder is not None and (holder[0] is dbapi_connection or holder[1] is dbapi_connection):
+            self._holder = None
+            self._lock.release()
+
+    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
+        holder = self._holder
+        if holder is not None and holder[2] is record.info:
+            self._holder = None
+            self._lock.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -123,7 +190,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _enable_sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        _WriterTurns().attach(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 

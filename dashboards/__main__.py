@@ -1,0 +1,5 @@
+"""``python -m dashboards``: how JupyterHub starts the service."""
+
+from dashboards.server import main
+
+main()

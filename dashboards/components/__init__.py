@@ -1,0 +1,1 @@
+"""Pieces every page shares: the page shell, who is looking, errors in words, charts."""

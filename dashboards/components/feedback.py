@@ -1,0 +1,61 @@
+"""What a person sees when something is empty, slow or wrong: words and a next step, never a stack trace.
+
+Domain services raise :class:`~alphabook.core.errors.AlphabookError` with a ``detail`` written for people; those
+are shown as they are. Anything else is logged with its traceback and shown as a short apology.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import panel as pn
+
+from alphabook.core.errors import AlphabookError
+
+log = logging.getLogger("dashboards")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def words(error: BaseException) -> str:
+    """The message a person should read for ``error``."""
+    if isinstance(error, AlphabookError):
+        return error.detail
+    return "Something went wrong on our side; it has been logged. Try again in a moment."
+
+
+def problem(error: BaseException) -> pn.pane.Alert:
+    if not isinstance(error, AlphabookError):
+        log.error("dashboard action failed", exc_info=error)
+    return pn.pane.Alert(words(error), alert_type="danger", sizing_mode="stretch_width")
+
+
+def notice(message: str, *, action: tuple[str, str] | None = None, kind: str = "info") -> pn.pane.Alert:
+    """An empty state or a hint: what is (not) here and, with ``action`` (label, URL), what to do next."""
+    link = f' <a href="{action[1]}">{action[0]}</a>' if action else ""
+    return pn.pane.Alert(f"{message}{link}", alert_type=kind, sizing_mode="stretch_width")
+
+
+def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> Callable[[Callable[P, T]],
+                                                                                         Callable[P, T | None]]:
+    """Run a callback with a loading indicator on ``busy`` (or ``target``), showing its error in ``target``."""
+
+    def wrap(callback: Callable[P, T]) -> Callable[P, T | None]:
+        @functools.wraps(callback)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T | None:
+            shown: Any = busy if busy is not None else target
+            shown.loading = True
+            try:
+                return callback(*args, **kwargs)
+            except Exception as error:
+                target[:] = [problem(error)]
+                return None
+            finally:
+                shown.loading = False
+
+        return run
+
+    return wrap

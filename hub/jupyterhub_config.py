@@ -123,6 +123,15 @@ c.JupyterHub.services = [
         "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
     },
     {
+        "name": "voila",
+        "url": f"http://127.0.0.1:{settings.voila_port}",
+        "command": [sys.executable, "-m", "dashboards.voila_service"],
+        "environment": _service_env,
+        "cwd": str(PROJECT_ROOT),
+        "oauth_no_confirm": True,
+        "info": {"description": "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox"},
+    },
+    {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],
     },
@@ -141,6 +150,15 @@ c.JupyterHub.load_roles = [
         "oauth_no_confirm": True,
         "display": True,
         "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
+    },
+    {
+        "name": "voila",
+        "url": f"http://127.0.0.1:{settings.voila_port}",
+        "command": [sys.executable, "-m", "dashboards.voila_service"],
+        "environment": _service_env,
+        "cwd": str(PROJECT_ROOT),
+        "oauth_no_confirm": True,
+        "info": {"description": "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox"},
     },
     {
         "name": "idle-culler",

@@ -91,6 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, github: FakeGitHub) -> Iterato
         "ALPHABOOK_PROXY_API_PORT": str(free_port()),
         "ALPHABOOK_API_PORT": str(free_port()),
         "ALPHABOOK_DASHBOARDS_PORT": str(free_port()),
+        "ALPHABOOK_VOILA_PORT": str(free_port()),
         "ALPHABOOK_ADMIN_USERNAME": admin_name,
         "ALPHABOOK_ADMIN_PASSWORD": admin_password,
         "ALPHABOOK_TOKEN_CACHE_SECONDS": "1",

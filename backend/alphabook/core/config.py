@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     proxy_api_port: int = Field(default=8001, description="Port of the proxy's control API (internal).")
     api_port: int = Field(default=8010, description="Port the alphabook API service listens on (internal).")
     dashboards_port: int = Field(default=8020, description="Port the Panel dashboards service listens on (internal).")
+    voila_port: int = Field(default=8030, description="Port the Voila notebook-pages service listens on (internal).")
+    voila_kernels_per_user: int = Field(default=2, ge=1, description=(
+        "Notebook pages (each a sandboxed kernel of about 95 MB) one person may have running at once."))
+    voila_cull_idle_seconds: int = Field(default=300, ge=30, description=(
+        "A notebook page's kernel idle this long is stopped (closing the page stops it at once)."))
     api_workers: int = Field(default=1, ge=1, le=64, description=(
         "API processes. One per core serves the most requests; with more than one, set redis_url so that rate "
         "limits are counted across them."))

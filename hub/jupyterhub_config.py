@@ -142,25 +142,6 @@ c.JupyterHub.load_roles = [
     # The API and the dashboards read who is an admin and who is in the 'creators' group.
     {"name": "alphabook-api", "scopes": ["list:users", "read:users", "read:groups"], "services": ["api", "dashboards"]},
     {
-        "name": "dashboards",
-        "url": f"http://127.0.0.1:{settings.dashboards_port}",
-        "command": [sys.executable, "-m", "dashboards"],
-        "environment": _service_env,
-        "cwd": str(PROJECT_ROOT),
-        "oauth_no_confirm": True,
-        "display": True,
-        "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
-    },
-    {
-        "name": "voila",
-        "url": f"http://127.0.0.1:{settings.voila_port}",
-        "command": [sys.executable, "-m", "dashboards.voila_service"],
-        "environment": _service_env,
-        "cwd": str(PROJECT_ROOT),
-        "oauth_no_confirm": True,
-        "info": {"description": "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox"},
-    },
-    {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],

@@ -17,7 +17,9 @@ from tornado import escape, web
 from dashboards import context
 
 
-class _Handler(web.RequestHandler):
+class PlainHandler(web.RequestHandler):
+    """A Tornado handler beside the pages (what a websocket session cannot do: redirects, cookies)."""
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors in words on a plain page, never a stack trace."""
         reason = self._reason
@@ -37,7 +39,7 @@ def _safe_next(value: str | None) -> str:
     return context.url("explore")
 
 
-class LoginHandler(_Handler):
+class LoginHandler(PlainHandler):
     def get(self) -> None:
         identity = context.identity()
         redirect = identity.login_redirect(next_url=_safe_next(self.get_argument("next", None)))
@@ -48,7 +50,7 @@ class LoginHandler(_Handler):
         self.redirect(redirect.url)
 
 
-class OAuthCallbackHandler(_Handler):
+class OAuthCallbackHandler(PlainHandler):
     async def get(self) -> None:
         identity = context.identity()
         code, state = self.get_argument("code", ""), self.get_argument("state", "")
@@ -63,7 +65,7 @@ class OAuthCallbackHandler(_Handler):
         self.redirect(_safe_next(next_url))
 
 
-class LogoutHandler(_Handler):
+class LogoutHandler(PlainHandler):
     def get(self) -> None:
         identity = context.identity()
         self.clear_cookie(identity.cookie_name, path=identity.cookie_path)

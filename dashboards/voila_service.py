@@ -10,6 +10,8 @@ Voila does the rendering; what is ours is what makes it safe to put behind the h
 * **How many kernels.** A page view holds a kernel (about 95 MB) until the page closes or it is culled: idle
   kernels are culled after ``voila_cull_idle_seconds``, and each person may hold ``voila_kernels_per_user`` at once;
   one more is refused with a message saying so.
+* **What leaves.** Pages show outputs only (Voila strips sources), and the contents API Voila exposes beside them
+  answers for folders only (:class:`FolderContents`): a notebook's model would carry its code.
 * **The hub's health check** reaches the service's root, which lists a directory (``<home>/voila``) and starts
   no kernel.
 """
@@ -22,10 +24,12 @@ from contextvars import ContextVar
 from typing import Any
 
 import voila.app
+from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
 from tornado import web
 from traitlets import Int
+from voila.tornado.contentshandler import VoilaContentsHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from alphabook.core.config import get_settings
@@ -82,6 +86,17 @@ class ViewerHandler(TornadoVoilaHandler):  # type: ignore[misc]
         return await super().get(path)
 
 
+class FolderContents(VoilaContentsHandler):  # type: ignore[misc]
+    """Voila's contents API, for folders only: its tree page lists them, but a notebook's model holds its source,
+    which protected listings never give away (the rendered page shows outputs only)."""
+
+    @web.authenticated
+    async def get(self, path: str = "") -> None:
+        if not await ensure_async(self.contents_manager.dir_exists(path)):
+            raise web.HTTPError(404, f"There is no folder {path!r}; open notebooks through their page.")
+        await super().get(path)
+
+
 def arguments() -> list[str]:
     """Voila's command line for this service, from the settings and the hub's environment."""
     settings = get_settings()
@@ -103,7 +118,9 @@ def arguments() -> list[str]:
 
 
 def main() -> None:
-    voila.app.TornadoVoilaHandler = ViewerHandler  # the app builds its routes from this module-level name
+    # The app builds its routes from these module-level names.
+    voila.app.TornadoVoilaHandler = ViewerHandler
+    voila.app.VoilaContentsHandler = FolderContents
     sys.argv = ["voila", *arguments()]
     voila.app.main()
 

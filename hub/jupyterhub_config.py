@@ -101,36 +101,22 @@ else:
 # --- managed services -------------------------------------------------------------------------------
 _service_env = {key: value for key, value in os.environ.items() if key.startswith("ALPHABOOK_")}
 _service_env |= {"ALPHABOOK_HOME": str(settings.home), "ALPHABOOK_DATABASE_URL": settings.effective_database_url}
+
+
+def _managed(name: str, port: int, command: list[str], description: str, *, display: bool = True) -> dict[str, object]:
+    """A service the hub starts with alphabook's settings, reached at /services/<name>/ through the hub's OAuth."""
+    return {"name": name, "url": f"http://127.0.0.1:{port}", "command": command, "environment": _service_env,
+            "cwd": str(PROJECT_ROOT), "oauth_no_confirm": True, "display": display,
+            "info": {"description": description}}
+
+
 c.JupyterHub.services = [
-    {
-        "name": "api",
-        "url": f"http://127.0.0.1:{settings.api_port}",
-        "command": [str(VENV_BIN / "alphabook"), "api"],
-        "environment": _service_env,
-        "cwd": str(PROJECT_ROOT),
-        "oauth_no_confirm": True,
-        "display": True,
-        "info": {"description": "The alphabook REST API; documentation at /services/api/api/docs"},
-    },
-    {
-        "name": "dashboards",
-        "url": f"http://127.0.0.1:{settings.dashboards_port}",
-        "command": [sys.executable, "-m", "dashboards"],
-        "environment": _service_env,
-        "cwd": str(PROJECT_ROOT),
-        "oauth_no_confirm": True,
-        "display": True,
-        "info": {"description": "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"},
-    },
-    {
-        "name": "voila",
-        "url": f"http://127.0.0.1:{settings.voila_port}",
-        "command": [sys.executable, "-m", "dashboards.voila_service"],
-        "environment": _service_env,
-        "cwd": str(PROJECT_ROOT),
-        "oauth_no_confirm": True,
-        "info": {"description": "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox"},
-    },
+    _managed("api", settings.api_port, [str(VENV_BIN / "alphabook"), "api"],
+             "The alphabook REST API; documentation at /services/api/api/docs"),
+    _managed("dashboards", settings.dashboards_port, [sys.executable, "-m", "dashboards"],
+             "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"),
+    _managed("voila", settings.voila_port, [sys.executable, "-m", "dashboards.voila_service"],
+             "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox", display=False),
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],

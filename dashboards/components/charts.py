@@ -22,7 +22,7 @@ def candles(bars: pd.DataFrame, overlays: Mapping[str, pd.Series] | None = None,
             height: int = 380) -> figure:
     """OHLC candles of ``bars`` (a UTC DatetimeIndex and open/high/low/close) with each of ``overlays`` drawn on
     the price as a line (an indicator's output)."""
-    frame = bars.copy()
+    frame = bars.rename_axis(None).copy()  # research frames name their index "time", the column added here
     frame["time"] = frame.index
     frame["color"] = [UP if close >= open_ else DOWN for open_, close in zip(frame["open"], frame["close"],
                                                                                 strict=True)]

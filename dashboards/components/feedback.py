@@ -7,6 +7,7 @@ are shown as they are. Anything else is logged with its traceback and shown as a
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -30,13 +31,16 @@ def words(error: BaseException) -> str:
 def problem(error: BaseException) -> pn.pane.Alert:
     if not isinstance(error, AlphabookError):
         log.error("dashboard action failed", exc_info=error)
-    return pn.pane.Alert(words(error), alert_type="danger", sizing_mode="stretch_width")
+    return pn.pane.Alert(html.escape(words(error)), alert_type="danger", sizing_mode="stretch_width")
 
 
 def notice(message: str, *, action: tuple[str, str] | None = None, kind: str = "info") -> pn.pane.Alert:
-    """An empty state or a hint: what is (not) here and, with ``action`` (label, URL), what to do next."""
-    link = f' <a href="{action[1]}">{action[0]}</a>' if action else ""
-    return pn.pane.Alert(f"{message}{link}", alert_type=kind, sizing_mode="stretch_width")
+    """An empty state or a hint: what is (not) here and, with ``action`` (label, URL), what to do next.
+
+    ``message`` is text, escaped here: it often repeats what somebody typed (a title, a name), and the pane
+    would otherwise render any HTML in it."""
+    link = f' <a href="{html.escape(action[1])}">{html.escape(action[0])}</a>' if action else ""
+    return pn.pane.Alert(f"{html.escape(message)}{link}", alert_type=kind, sizing_mode="stretch_width")
 
 
 def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> Callable[[Callable[P, T]],

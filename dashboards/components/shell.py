@@ -29,6 +29,12 @@ CSS = """
 .ab-nav a.active { text-decoration: underline; }
 .ab-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px; background: white; }
 """
+# The page scrolls as a whole, as web pages do (the template scrolls only its main area, which hides the rest of a
+# long page from the browser's own scrolling, find-in-page and full-page screenshots).
+PAGE_CSS = """
+html, body, #container, #content { height: auto !important; overflow: visible !important; }
+#main, #sidebar { overflow: visible !important; height: auto !important; }
+"""
 
 
 def _navigation(active: str) -> pn.pane.HTML:
@@ -52,7 +58,7 @@ def page(title: str, *body: pn.viewable.Viewable, active: str,
     """A page of the dashboards: ``body`` under the shared header and navigation, ``sidebar`` (filters, forms)
     beside it on a wide screen and above it on a phone."""
     template = pn.template.BootstrapTemplate(title=f"alphabook · {title}", header_background=ACCENT,
-                                             header=[_navigation(active)], raw_css=[CSS], sidebar_width=300,
+                                             header=[_navigation(active)], raw_css=[CSS, PAGE_CSS], sidebar_width=300,
                                              collapsed_sidebar=not sidebar)
     template.main.append(pn.Column(*body, sizing_mode="stretch_width"))  # type: ignore[union-attr]
     if sidebar:

@@ -61,9 +61,14 @@ def test_auto_isolation_gives_unix_accounts_exactly_when_root(tmp_path: Path, fr
 def test_services_roles_proxy_and_providers(tmp_path: Path, fresh_database_url: str) -> None:
     config, _ = _load(tmp_path, fresh_database_url, ALPHABOOK_ISOLATION="none",
                       ALPHABOOK_GITHUB_CLIENT_ID="gh-id", ALPHABOOK_GITHUB_CLIENT_SECRET="gh-secret")
-    assert set(config["services"]) == {"api", "idle-culler"}
+    assert set(config["services"]) == {"api", "dashboards", "voila", "idle-culler"}
     assert config["services"]["api"]["command"][-1] == "api"
-    assert config["services"]["api"]["environment"]["ALPHABOOK_DATABASE_URL"] == fresh_database_url
+    assert config["services"]["dashboards"]["command"][-2:] == ["-m", "dashboards"]
+    assert config["services"]["voila"]["command"][-2:] == ["-m", "dashboards.voila_service"]
+    for name in ("api", "dashboards", "voila"):
+        assert config["services"][name]["environment"]["ALPHABOOK_DATABASE_URL"] == fresh_database_url
+    assert set(config["roles"]) == {"user", "alphabook-api", "idle-culler"}  # services are not roles
+    assert config["roles"]["alphabook-api"]["services"] == ["api", "dashboards"]
     assert "access:services" in config["roles"]["user"]["scopes"]
     assert "delete:servers" in config["roles"]["idle-culler"]["scopes"]
     assert config["proxy"] == [str(PROJECT_ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy")]

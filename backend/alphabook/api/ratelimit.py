@@ -13,14 +13,15 @@ from collections.abc import Callable
 from typing import Literal
 
 from fastapi import Request
-from limits import parse
+from limits import parse, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from alphabook.api.deps import CurrentUser, SettingsDep
+from alphabook.core.config import Settings
 from alphabook.core.errors import RateLimited
 
-__all__ = ["Action", "build_limiter", "rate_limit"]
+__all__ = ["Action", "build_limiter", "count_demo_opening", "rate_limit"]
 
 Action = Literal["purchase", "review", "flag"]
 
@@ -48,3 +49,18 @@ def rate_limit(action: Action) -> Callable[..., None]:
                                   f"Try again in {wait} s.", retry_after=wait)
 
     return check
+
+
+def count_demo_opening(limiter: MovingWindowRateLimiter, settings: Settings, address: str) -> None:
+    """Count one demo account against ``address`` under every limit of ``rate_limit_demo`` (RateLimited once one
+    is reached, nothing counted then). Shared by the API and the dashboards, which both open demos."""
+    key = f"ip:{address}"
+    items = parse_many(settings.rate_limit_demo)
+    full = [item for item in items if not limiter.test(item, "demo", key)]
+    if full:
+        wait = max(max(1, math.ceil(limiter.get_window_stats(item, "demo", key).reset_time - time.time()))
+                   for item in full)
+        raise RateLimited(f"Too many demo accounts opened from your address (at most {settings.rate_limit_demo}). "
+                          f"Try again in {wait} s, or sign up for your own paper account.", retry_after=wait)
+    for item in items:
+        limiter.hit(item, "demo", key)

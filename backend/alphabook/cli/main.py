@@ -68,6 +68,7 @@ def run() -> None:
     else:
         password = f"in {admin.password_file}"
     console.print(f"\n[green]alphabook {__version__}[/green] is starting JupyterHub; when it is up:")
+    console.print(f"  marketplace {settings.base_url}/services/dashboards/   (browse and try a demo account, no login)")
     console.print(f"  open        {settings.base_url}/hub/login   (new here? {settings.base_url}/hub/signup)")
     console.print(f"  admin       [bold]{admin.name}[/bold], password {password}")
     console.print(f"  API docs    {settings.base_url}/services/api/api/docs")

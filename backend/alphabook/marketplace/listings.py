@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from alphabook.accounts.models import Role, User
 from alphabook.core import audit
@@ -26,7 +26,7 @@ from alphabook.marketplace.text import parse_version, slugify
 from alphabook.sandbox.base import Executor
 
 __all__ = ["activate", "add_version", "create_listing", "get_listing", "get_listing_by_id", "move_to_version",
-           "rollback", "submit", "update_listing", "visible_to"]
+           "of_creator", "rollback", "submit", "update_listing", "visible_to"]
 
 PUBLIC = (ListingStatus.APPROVED,)
 
@@ -106,6 +106,14 @@ def get_listing_by_id(session: Session, listing_id: int) -> Listing:
     if listing is None:
         raise NotFound(f"There is no listing {listing_id}.")
     return listing
+
+
+def of_creator(session: Session, creator: User) -> list[Listing]:
+    """Every listing of ``creator`` whatever its state, newest first, with its versions (and their check reports)
+    loaded: the creator's own view, where drafts, rejections and failed checks matter most."""
+    query = (select(Listing).where(Listing.creator_id == creator.id).options(selectinload(Listing.versions))
+             .order_by(Listing.created_at.desc(), Listing.id.desc()))
+    return list(session.scalars(query))
 
 
 def visible_to(listing: Listing, user: User | None) -> bool:

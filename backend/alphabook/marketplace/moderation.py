@@ -14,7 +14,8 @@ from alphabook.core.errors import Conflict, Forbidden, InvalidInput
 from alphabook.marketplace.listings import activate
 from alphabook.marketplace.models import Flag, Listing, ListingStatus, ListingVersion, VersionStatus
 
-__all__ = ["approve", "flag", "queue", "reinstate", "reject", "remove", "resolve_flags", "suspend"]
+__all__ = ["approve", "flag", "open_flags", "pending_version", "queue", "reinstate", "reject", "remove",
+           "resolve_flags", "suspend"]
 
 
 def _require_admin(user: User) -> None:
@@ -22,7 +23,8 @@ def _require_admin(user: User) -> None:
         raise Forbidden("Moderation is for administrators.")
 
 
-def _pending_version(listing: Listing) -> ListingVersion | None:
+def pending_version(listing: Listing) -> ListingVersion | None:
+    """The version waiting for a decision (approve and reject act on it; the moderator reads its checks)."""
     return next((each for each in reversed(listing.versions) if each.status == VersionStatus.PENDING), None)
 
 
@@ -50,7 +52,7 @@ def queue(session: Session) -> list[Listing]:
 
 def approve(session: Session, admin: User, listing: Listing, reason: str | None = None) -> ListingVersion:
     _require_admin(admin)
-    version = _pending_version(listing)
+    version = pending_version(listing)
     if version is None:
         raise Conflict(f"{listing.slug} has nothing waiting for review.")
     before = listing.status
@@ -67,7 +69,7 @@ def approve(session: Session, admin: User, listing: Listing, reason: str | None 
 def reject(session: Session, admin: User, listing: Listing, reason: str) -> ListingVersion:
     _require_admin(admin)
     reason = _reason(reason)
-    version = _pending_version(listing)
+    version = pending_version(listing)
     if version is None:
         raise Conflict(f"{listing.slug} has nothing waiting for review.")
     before = listing.status
@@ -121,6 +123,13 @@ def flag(session: Session, user: User, listing: Listing, reason: str) -> Flag:
     audit.record(session, actor=user.name, action="listing.flagged", subject=f"listing:{listing.slug}",
                  reason=entry.reason)
     return entry
+
+
+def open_flags(session: Session, listing: Listing) -> list[Flag]:
+    """What users reported about ``listing`` and nobody has resolved yet, oldest first (what a moderator reads
+    before resolving them or suspending the listing)."""
+    return list(session.scalars(select(Flag).where(Flag.listing_id == listing.id, Flag.resolved_at.is_(None))
+                                .order_by(Flag.created_at, Flag.id)))
 
 
 def resolve_flags(session: Session, admin: User, listing: Listing, resolution: str) -> int:

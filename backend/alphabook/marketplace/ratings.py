@@ -17,7 +17,7 @@ from alphabook.core.errors import Forbidden, InvalidInput
 from alphabook.marketplace import entitlements
 from alphabook.marketplace.models import Listing, Rating
 
-__all__ = ["rate", "ratings_of", "recompute"]
+__all__ = ["rate", "ratings_of", "received", "recompute"]
 
 MAX_COMMENT = 4000
 
@@ -61,3 +61,10 @@ def recompute(session: Session, listing: Listing) -> None:
 def ratings_of(session: Session, listing: Listing, limit: int = 50) -> list[Rating]:
     return list(session.scalars(select(Rating).where(Rating.listing_id == listing.id)
                                 .order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(limit)))
+
+
+def received(session: Session, creator: User, limit: int = 50) -> list[tuple[Rating, Listing]]:
+    """The latest ratings of all of ``creator``'s listings, each with its listing: what buyers say about them."""
+    return [(rating, listing) for rating, listing in session.execute(
+        select(Rating, Listing).join(Listing, Listing.id == Rating.listing_id).where(Listing.creator_id == creator.id)
+        .order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(limit))]

@@ -6,6 +6,8 @@ listing's purchases (sales minus refunds and lost disputes), so it always agrees
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,7 +18,32 @@ from alphabook.marketplace.models import Listing
 from alphabook.payments import ledger
 from alphabook.payments.models import LedgerEntry, Payout, PayoutStatus, Purchase
 
-__all__ = ["creator_stats"]
+__all__ = ["DailyEarnings", "creator_stats", "earnings_by_day"]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyEarnings:
+    """One UTC day of a creator's sales: purchases completed that day and the net share they earned (sales minus
+    refunds and lost disputes booked that day), in minor units of one currency."""
+
+    day: date
+    sales: int
+    net_minor: int
+
+
+def earnings_by_day(session: Session, creator: User, currency: str) -> list[DailyEarnings]:
+    """The creator's sales and net earnings per UTC day, oldest first, from the same ledger legs as
+    :func:`creator_stats` (so the days add up to its ``revenue_minor``); days without a movement are left out."""
+    accounts = (ledger.creator_account(creator.id), ledger.held_account(creator.id))
+    rows = session.execute(
+        select(LedgerEntry.at, LedgerEntry.kind, LedgerEntry.amount_minor)
+        .where(LedgerEntry.account.in_(accounts), LedgerEntry.currency == currency,
+               LedgerEntry.purchase_id.is_not(None)).order_by(LedgerEntry.at, LedgerEntry.id))
+    days: dict[date, tuple[int, int]] = {}
+    for at, kind, amount in rows:
+        sales, net = days.get(at.date(), (0, 0))
+        days[at.date()] = (sales + (kind == "purchase"), net + int(amount))
+    return [DailyEarnings(day, sales, net) for day, (sales, net) in days.items()]
 
 
 def creator_stats(session: Session, creator: User, currency: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from alphabook.payments import ledger
 from alphabook.payments.models import Payout, PayoutAccount, PayoutStatus
 from alphabook.payments.providers import PaymentProvider
 
-__all__ = ["available", "connect_account", "pay", "queue_payout", "run_payouts"]
+__all__ = ["available", "connect_account", "history", "pay", "payout_account", "queue_payout", "run_payouts"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,16 @@ def connect_account(session: Session, provider: PaymentProvider, user: User) -> 
                  provider=provider.name, account_ref=ref)
     session.flush()
     return account, onboarding
+
+
+def payout_account(session: Session, creator_id: int) -> PayoutAccount | None:
+    """Where the creator's payouts go, or None until they connect an account (payouts need one)."""
+    return session.get(PayoutAccount, creator_id)
+
+
+def history(session: Session, creator_id: int) -> list[Payout]:
+    """The creator's payouts, newest first: queued, paid, and failed with the provider's reason."""
+    return list(session.scalars(select(Payout).where(Payout.creator_id == creator_id).order_by(Payout.id.desc())))
 
 
 def available(session: Session, creator_id: int, currency: str) -> Money:

@@ -28,8 +28,8 @@ from alphabook.payments import ledger
 from alphabook.payments.models import Purchase, PurchaseStatus
 from alphabook.payments.providers import CheckoutRequest, PaymentProvider
 
-__all__ = ["apply_refund", "close_dispute", "complete", "fail", "open_dispute", "refund", "revenue_split",
-           "start_purchase"]
+__all__ = ["apply_refund", "close_dispute", "complete", "fail", "get_purchase", "open_dispute", "refund",
+           "revenue_split", "start_purchase"]
 
 
 def revenue_split(settings: Settings, product: str, amount: Money) -> tuple[Money, Money]:
@@ -138,6 +138,14 @@ def fail(session: Session, purchase: Purchase, *, actor: str, reason: str) -> bo
     audit.record(session, actor=actor, action="purchase.failed", subject=f"purchase:{purchase.id}", reason=reason,
                  before=before, after=_snapshot(purchase))
     return True
+
+
+def get_purchase(session: Session, purchase_id: int) -> Purchase:
+    """The purchase numbered ``purchase_id`` whoever bought it (callers decide who may see it), or NotFound."""
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"There is no purchase {purchase_id}.")
+    return purchase
 
 
 def refund(session: Session, provider: PaymentProvider, settings: Settings, purchase: Purchase, actor: User,

@@ -53,12 +53,14 @@ __all__ = ["DEMO_TOKEN_BYTES", "MAX_OPEN_ACCOUNTS", "MAX_STARTING_CASH_MINOR", "
            "actor_for", "broker_connection", "broker_of_venue", "cascade_paths", "check_email", "cleanup_demos",
            "connect_broker", "days_left", "deletion_due", "demo_token_digest", "effective_status", "expire_demos",
            "find_demo", "is_writable", "list_accounts", "lock_user", "open_demo", "open_live_account",
-           "open_paper_account", "renew", "rows_by_account", "run_cleanup", "run_expiry", "upgrade", "verify_keys"]
+           "open_paper_account", "own_paper_account", "renew", "rows_by_account", "run_cleanup", "run_expiry",
+           "upgrade", "verify_keys"]
 
 DEMO_TOKEN_BYTES = 32  # 256 random bits
 MAX_OPEN_ACCOUNTS = 20  # paper accounts a trader may hold open at once
 MAX_STARTING_CASH_MINOR = 10**15
 DEMO_NAME = "Demo account"
+PAPER_NAME = "Paper account"
 JOB_ACTOR = "demo-job"
 
 log = logging.getLogger(__name__)
@@ -316,6 +318,15 @@ def open_paper_account(session: Session, user: User, *, name: str, starting_cash
     audit.record(session, actor=user.name, action="trading_account.opened", subject=account_subject(account.id),
                  kind=account.kind, starting_cash_minor=account.starting_cash_minor, currency=account.currency)
     return account
+
+
+def own_paper_account(session: Session, user: User, *, starting_cash: Money) -> TradingAccount:
+    """``user``'s paper account to practise and copy into: their oldest active one, or a new one with
+    ``starting_cash`` when they have none (the signed-in counterpart of a one-click demo)."""
+    for account in list_accounts(session, user):
+        if account.kind == AccountKind.PAPER and account.status == AccountStatus.ACTIVE:
+            return account
+    return open_paper_account(session, user, name=PAPER_NAME, starting_cash=starting_cash)
 
 
 # --- live accounts: a trader's account at a real broker -----------------------------------------------------

@@ -22,7 +22,7 @@ from alphabook.core.money import Money
 from alphabook.trading.models import BIG_ID, AccountStatus, TradingAccount
 from alphabook.trading.portfolio import MarkSource, portfolio
 
-__all__ = ["EquitySnapshot", "equity_history", "snapshot", "snapshot_accounts"]
+__all__ = ["EquitySnapshot", "curve", "equity_history", "snapshot", "snapshot_accounts"]
 
 
 class EquitySnapshot(Base):
@@ -88,6 +88,20 @@ def equity_history(session: Session, account_id: int, *, since: datetime | None 
         query = query.where(EquitySnapshot.at < until)
     latest = list(session.scalars(query.order_by(EquitySnapshot.at.desc()).limit(limit)))
     return latest[::-1]
+
+
+def curve(session: Session, account: TradingAccount, marks: MarkSource = None, *,
+          limit: int = 1000) -> list[tuple[datetime, Money]]:
+    """The equity curve to draw: the starting cash when the account opened, the recorded snapshots, and the equity
+    now (marked by ``marks``), oldest first. Snapshots are written by the scheduler, so a young account (a demo of
+    a few minutes) would otherwise have no curve at all."""
+    points = [(account.created_at, account.starting_cash)]
+    points += [(row.at, row.equity) for row in equity_history(session, account.id, limit=limit)
+               if row.at > account.created_at]
+    now = portfolio(session, account, marks)
+    if now.as_of > points[-1][0]:
+        points.append((now.as_of, now.equity))
+    return points
 
 
 def _at(session: Session, account_id: int, moment: datetime) -> EquitySnapshot | None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
-from alphabook.core.errors import Conflict, InvalidInput
+from alphabook.core.errors import Conflict, InvalidInput, NotFound
 from alphabook.trading import events, locking, risk
 from alphabook.trading.accounts import effective_status
 from alphabook.trading.brokers.base import BrokerOrder, Fill, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
@@ -46,8 +46,8 @@ from alphabook.trading.models import (
 # provider goes flat), so any process that writes orders must have loaded it, the dispatcher's too.
 importlib.import_module("alphabook.trading.copy")
 
-__all__ = ["ENQUEUED", "FINAL_STATES", "OrderIntent", "cancel", "new_client_order_id", "record", "replace",
-           "request_of", "submit"]
+__all__ = ["ENQUEUED", "FINAL_STATES", "OrderIntent", "cancel", "new_client_order_id", "open_order", "open_orders",
+           "record", "replace", "request_of", "submit"]
 
 FINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED,
                           OrderState.FAILED})
@@ -271,6 +271,25 @@ def replace(session: Session, order: Order, *, actor: str, quantity: Decimal | N
     audit.record(session, actor=actor, action="order.replace_requested", subject=f"order:{old.id}",
                  account_id=old.account_id, replacement_order_id=new.id)
     return new
+
+
+def open_orders(session: Session, account: TradingAccount) -> list[Order]:
+    """``account``'s orders that may still fill (pending, working, partly filled), oldest first: what a trader
+    can cancel."""
+    return list(session.scalars(select(Order).where(Order.account_id == account.id,
+                                                    Order.state.not_in([state.value for state in FINAL_STATES]))
+                                .order_by(Order.id)))
+
+
+def open_order(session: Session, account: TradingAccount, order_id: int) -> Order:
+    """One of ``account``'s orders that may still fill; NotFound for another account's (ids cannot be probed),
+    Conflict for one that is already final."""
+    order = session.get(Order, order_id)
+    if order is None or order.account_id != account.id:
+        raise NotFound(f"Account {account.id} has no order {order_id}.")
+    if OrderState(order.state) in FINAL_STATES:
+        raise Conflict(f"Order {order.id} is already {order.state}; there is nothing to cancel.")
+    return order
 
 
 def _text(value: Decimal | None) -> str | None:

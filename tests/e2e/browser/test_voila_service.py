@@ -3,6 +3,7 @@ hidden, a directory listing (no kernel) at the root for the hub's health check, 
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -12,8 +13,11 @@ import nbformat
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.browser.conftest import Shot
+from alphabook.accounts import service as accounts
+from alphabook.core.db import Database
+from tests.e2e.browser.conftest import Shot, log_in
 from tests.e2e.conftest import NewPerson, RunningHub
+from tests.integration.market import make_listing
 
 pytestmark = pytest.mark.e2e
 SECRET_LOOKING_CODE = "hidden_marker = 40 + 2"
@@ -33,6 +37,22 @@ def notebook(folder: Path, name: str) -> str:
     nbformat.write(book, path)
     path.chmod(0o644)
     return f"/services/voila/voila/render/listings/{name}.ipynb"
+
+
+def approved_notebook_listing(hub: RunningHub) -> str:
+    """The slug of a new approved notebook listing whose notebook is the preview above."""
+    scratch = hub.home / "scratch"
+    scratch.mkdir(exist_ok=True)
+    notebook(scratch, "study")
+    database = Database(f"sqlite:///{hub.home / 'alphabook.db'}")
+    try:
+        with database.session() as session:
+            creator = accounts.ensure_user(session, f"studies{secrets.token_hex(3)}", roles=["user", "creator"])
+            listing = make_listing(session, creator, "momentum-study", 0, kind="notebook")
+            listing.versions[0].code = (scratch / "study.ipynb").read_text()
+            return listing.slug
+    finally:
+        database.dispose()
 
 
 def sandbox_kernels() -> int:
@@ -68,6 +88,26 @@ def test_notebook_pages_run_in_the_sandbox_for_signed_in_people_only(hub: Runnin
     expect(page.get_by_text("no network")).to_be_visible()
     assert SECRET_LOOKING_CODE not in page.content()  # outputs only: the code stays on the server
     shot("voila-preview")
+    contents = "/services/voila/voila/api/contents/listings"
+    folder = page.request.get(f"{hub.url}{contents}?content=1")
+    assert folder.ok and "momentum-preview.ipynb" in {item["name"] for item in folder.json()["content"]}
+    model = page.request.get(f"{hub.url}{contents}/momentum-preview.ipynb?content=1")
+    assert model.status == 404
+    assert SECRET_LOOKING_CODE not in model.text()
+
+
+def test_a_notebook_listing_is_previewed_live_from_its_listing_page(hub: RunningHub, new_person: NewPerson,
+                                                                      page: Page, shot: Shot) -> None:
+    slug = approved_notebook_listing(hub)
+    person, password = new_person()
+    log_in(page, hub, person.name, password, then=f"listing?slug={slug}")
+    shot("notebook-listing")
+    page.get_by_role("link", name="Open the live preview").click()
+    page.wait_for_url(f"{hub.url}/services/voila/voila/render/listings/{slug}/1.0.0.ipynb*")
+    expect(page.get_by_text("answer 42")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("no network")).to_be_visible()
+    assert SECRET_LOOKING_CODE not in page.content()
+    shot("notebook-live-preview")
 
 
 def test_one_person_holds_at_most_two_notebook_kernels(hub: RunningHub, new_person: NewPerson,

@@ -6,7 +6,7 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from alphabook.api.deps import CurrentUser, SessionDep, SettingsDep
@@ -20,6 +20,7 @@ from alphabook.payments.models import Payout, Purchase
 from alphabook.payments.providers.local import LocalProvider
 
 router = APIRouter(tags=["payments"])
+DASHBOARDS_CHECKOUT = "/services/dashboards/checkout"  # the hub serves the dashboards beside the API
 
 
 @router.post("/payments/webhook/{provider_name}", include_in_schema=True)
@@ -52,23 +53,33 @@ def local_checkout(ref: str, user: CurrentUser, session: SessionDep, provider: P
             f"<form method=post action='{ref}/cancel'><button>Cancel</button></form>")
 
 
-@router.post("/payments/local/checkout/{ref}/pay")
-def local_pay(ref: str, user: CurrentUser, session: SessionDep, provider: ProviderDep) -> dict[str, str]:
+@router.post("/payments/local/checkout/{ref}/pay", response_model=None)
+def local_pay(ref: str, request: Request, user: CurrentUser, session: SessionDep,
+              provider: ProviderDep) -> dict[str, str] | Response:
     """Pay a Local checkout: its signed event goes through the same webhook code as Stripe's."""
     local, purchase = _local_purchase(session, provider, ref, user.id)
     if purchase.status != "pending":
         raise Conflict(f"This checkout is already {purchase.status}.")
     body, headers = local.completed_event(ref, purchase.id, purchase.amount)
-    return {"received": webhooks.receive(session, local, body, headers), "status": purchase.status}
+    return _answer(request, purchase, webhooks.receive(session, local, body, headers))
 
 
-@router.post("/payments/local/checkout/{ref}/cancel")
-def local_cancel(ref: str, user: CurrentUser, session: SessionDep, provider: ProviderDep) -> dict[str, str]:
+@router.post("/payments/local/checkout/{ref}/cancel", response_model=None)
+def local_cancel(ref: str, request: Request, user: CurrentUser, session: SessionDep,
+                 provider: ProviderDep) -> dict[str, str] | Response:
     local, purchase = _local_purchase(session, provider, ref, user.id)
     body, headers = local.signed_event("checkout.session.expired", {
         "id": ref, "object": "checkout.session", "status": "expired", "payment_status": "unpaid",
         "metadata": {"purchase_id": str(purchase.id)}})
-    return {"received": webhooks.receive(session, local, body, headers), "status": purchase.status}
+    return _answer(request, purchase, webhooks.receive(session, local, body, headers))
+
+
+def _answer(request: Request, purchase: Purchase, received: str) -> dict[str, str] | Response:
+    """A browser that pressed Pay or Cancel goes back to the dashboards' checkout page, as Stripe sends buyers back
+    to the success or cancel URL; a program gets the outcome as JSON."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(f"{DASHBOARDS_CHECKOUT}?purchase={purchase.id}", status_code=303)
+    return {"received": received, "status": purchase.status}
 
 
 def _out(session: SessionDep, purchase: Purchase) -> PurchaseOut:

@@ -10,19 +10,14 @@ only when the connection comes from a trusted proxy (``--forwarded-allow-ips``, 
 
 from __future__ import annotations
 
-import math
-import time
-
 from fastapi import APIRouter, Request, Response, status
-from limits import parse_many
-from limits.strategies import MovingWindowRateLimiter
 
 from alphabook.accounts.hub_identity import HubIdentity
 from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
+from alphabook.api.ratelimit import count_demo_opening
 from alphabook.api.trading_deps import DEMO_COOKIE, AccountDep, DemoDep, WritableAccountDep
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.errors import RateLimited
 from alphabook.core.money import Money
 from alphabook.trading import accounts, watchlists
 from alphabook.trading.account_schemas import (
@@ -248,15 +243,4 @@ def _set_demo_cookie(request: Request, response: Response, settings: Settings, a
 
 
 def _count_demo_opening(request: Request, settings: Settings) -> None:
-    """Count one demo against the caller's address under every configured limit (429 once one is reached)."""
-    limiter: MovingWindowRateLimiter = request.app.state.limiter
-    key = f"ip:{request.client.host if request.client else 'unknown'}"
-    items = parse_many(settings.rate_limit_demo)
-    full = [item for item in items if not limiter.test(item, "demo", key)]
-    if full:
-        wait = max(max(1, math.ceil(limiter.get_window_stats(item, "demo", key).reset_time - time.time()))
-                   for item in full)
-        raise RateLimited(f"Too many demo accounts opened from your address (at most {settings.rate_limit_demo}). "
-                          f"Try again in {wait} s, or sign up for your own paper account.", retry_after=wait)
-    for item in items:
-        limiter.hit(item, "demo", key)
+    count_demo_opening(request.app.state.limiter, settings, request.client.host if request.client else "unknown")

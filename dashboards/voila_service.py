@@ -9,7 +9,7 @@ Voila does the rendering; what is ours is what makes it safe to put behind the h
   environment), whatever kernel the notebook names, over ipc sockets because the sandbox has its own loopback.
 * **How many kernels.** A page view holds a kernel (about 95 MB) until the page closes or it is culled: idle
   kernels are culled after ``voila_cull_idle_seconds``, and each person may hold ``voila_kernels_per_user`` at once;
-  one more is refused with a message saying so.
+  one more is refused with a message saying so. ``voila_warm_kernels`` more are kept started for the next pages.
 * **What leaves.** Pages show outputs only (Voila strips sources), and the contents API Voila exposes beside them
   answers for folders only (:class:`FolderContents`): a notebook's model would carry its code.
 * **The hub's health check** reaches the service's root, which lists a directory (``<home>/voila``) and starts
@@ -18,6 +18,8 @@ Voila does the rendering; what is ours is what makes it safe to put behind the h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sys
 from contextvars import ContextVar
@@ -28,6 +30,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
 from tornado import web
+from tornado.ioloop import IOLoop
 from traitlets import Int
 from voila.tornado.contentshandler import VoilaContentsHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -39,13 +42,23 @@ _viewer: ContextVar[str | None] = ContextVar("voila_viewer", default=None)
 
 
 class PerPersonKernels(AsyncMappingKernelManager):
-    """Starts the sandbox kernel for whoever asked (see :class:`ViewerHandler`), at most ``per_person`` each."""
+    """Hands out sandbox kernels for whoever asked (see :class:`ViewerHandler`), at most ``per_person`` each, from
+    a pool of ``warm`` kernels started ahead, so that a page does not wait for bubblewrap and Python to start.
+
+    Sandbox kernels are interchangeable: the launcher gives each a fresh environment and no view of the notebook's
+    folder, so one started before the request is the same as one started for it. Warm kernels belong to nobody,
+    are never culled, and are replaced in the background as soon as one is taken.
+    """
 
     per_person = Int(2, config=True, help="Kernels one person may hold at once (one per open page).")
+    warm = Int(1, config=True, help="Sandbox kernels kept started and idle, ready for the next page.")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.owners: dict[str, str] = {}
+        self.ready: list[str] = []
+        self._filling: asyncio.Future[None] | None = None
+        IOLoop.current().add_callback(self.keep_warm)  # once the server's loop runs: warm before the first page
 
     async def start_kernel(self, *, kernel_name: str | None = None,  # type: ignore[override]
                            **kwargs: Any) -> str:
@@ -58,13 +71,34 @@ class PerPersonKernels(AsyncMappingKernelManager):
             words = (f"You already have {held} notebook pages running, the most one person may: close one of them "
                      "(or wait a few minutes for it to stop) and reload")
             raise web.HTTPError(429, words, reason=words)  # Voila's error page shows the reason
-        kernel_id: str = await super().start_kernel(kernel_name=SANDBOX_KERNEL, **kwargs)
+        kernel_id = self.ready.pop(0) if self.ready else await self._start(**kwargs)
         self.owners[kernel_id] = viewer
+        self.keep_warm()
         return kernel_id
+
+    async def _start(self, **kwargs: Any) -> str:
+        kernel_id: str = await super().start_kernel(kernel_name=SANDBOX_KERNEL, **kwargs)
+        return kernel_id
+
+    def keep_warm(self) -> None:
+        """Start kernels in the background until ``warm`` are ready (one filler at a time)."""
+        if self._filling is None or self._filling.done():
+            self._filling = asyncio.ensure_future(self._fill())
+
+    async def _fill(self) -> None:
+        with contextlib.suppress(Exception):  # a failed start is retried by the next page's refill
+            while len(self.ready) < self.warm:
+                self.ready.append(await self._start())
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        if kernel_id not in self.ready:  # waiting idle is a warm kernel's job
+            await super().cull_kernel_if_idle(kernel_id)
 
     def remove_kernel(self, kernel_id: str) -> Any:
         """Every way a kernel ends (page closed, culled, shut down) comes through here."""
         self.owners.pop(kernel_id, None)
+        if kernel_id in self.ready:
+            self.ready.remove(kernel_id)
         return super().remove_kernel(kernel_id)
 
 
@@ -111,6 +145,7 @@ def arguments() -> list[str]:
         f"--Voila.identity_provider_class={HubSignIn.__module__}.HubSignIn",
         f"--VoilaConfiguration.multi_kernel_manager_class={PerPersonKernels.__module__}.PerPersonKernels",
         f"--PerPersonKernels.per_person={settings.voila_kernels_per_user}",
+        f"--PerPersonKernels.warm={settings.voila_warm_kernels}",
         f"--PerPersonKernels.cull_idle_timeout={settings.voila_cull_idle_seconds}",
         "--PerPersonKernels.cull_interval=30", "--PerPersonKernels.cull_connected=True",
         "--VoilaConfiguration.show_tracebacks=False", "--KernelManager.transport=ipc",

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     voila_port: int = Field(default=8030, description="Port the Voila notebook-pages service listens on (internal).")
     voila_kernels_per_user: int = Field(default=2, ge=1, description=(
         "Notebook pages (each a sandboxed kernel of about 95 MB) one person may have running at once."))
+    voila_warm_kernels: int = Field(default=1, ge=0, le=16, description=(
+        "Sandboxed kernels the Voila service keeps started, so that a notebook page does not wait for one."))
     voila_cull_idle_seconds: int = Field(default=300, ge=30, description=(
         "A notebook page's kernel idle this long is stopped (closing the page stops it at once)."))
     api_workers: int = Field(default=1, ge=1, le=64, description=(

@@ -4,7 +4,7 @@ hidden, a directory listing (no kernel) at the root for the hub's health check, 
 from __future__ import annotations
 
 import secrets
-import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,9 +56,29 @@ def approved_notebook_listing(hub: RunningHub) -> str:
 
 
 def sandbox_kernels() -> int:
-    found = subprocess.run(["pgrep", "-fc", "alphabook.sandbox.kernel_launcher --profile sandbox"],
-                           capture_output=True, text=True, check=False)
-    return int(found.stdout.strip() or 0)
+    """Sandboxed kernels running on this machine: bwrap around ipykernel with every namespace unshared and the
+    network not given back (research kernels get ``--share-net``), counted by connection file (bwrap's own init
+    process repeats the command line)."""
+    files = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (argv and argv[0].endswith(b"bwrap") and b"--unshare-all" in argv and b"--share-net" not in argv
+                and b"ipykernel_launcher" in argv):
+            files.add(argv[argv.index(b"-f") + 1])
+    return len(files)
+
+
+def wait_for_kernels(count: int) -> int:
+    """The number of sandbox kernels once it reaches ``count`` (a warm one starts in the background)."""
+    for _ in range(120):
+        found = sandbox_kernels()
+        if found >= count:
+            return found
+        time.sleep(0.5)
+    return sandbox_kernels()
 
 
 def sign_in_and_open(page: Page, hub: RunningHub, name: str, password: str, target: str) -> None:
@@ -77,13 +97,15 @@ def test_notebook_pages_run_in_the_sandbox_for_signed_in_people_only(hub: Runnin
         stranger = http.get(f"{hub.url}{target}")
         assert stranger.status_code == 302  # to the hub's OAuth: no page, no kernel for strangers
         assert "oauth2/authorize" in stranger.headers["location"]
-    before = sandbox_kernels()
+    before = wait_for_kernels(1)
+    assert before >= 1  # the warm one, started with the service for the first page
     person, password = new_person()
     sign_in_and_open(page, hub, person.name, password, "/services/voila/")
     expect(page.get_by_text("listings")).to_be_visible()  # the root lists the folder
-    assert sandbox_kernels() == before
+    assert sandbox_kernels() == before  # and starts no kernel
     page.goto(f"{hub.url}{target}")
     expect(page.get_by_text("answer 42")).to_be_visible(timeout=60_000)
+    assert wait_for_kernels(before + 1) == before + 1  # the page took the warm kernel; another warms up
     expect(page.get_by_text("no token")).to_be_visible()
     expect(page.get_by_text("no network")).to_be_visible()
     assert SECRET_LOOKING_CODE not in page.content()  # outputs only: the code stays on the server

@@ -6,8 +6,10 @@ are shown as they are. Anything else is logged with its traceback and shown as a
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -43,14 +45,32 @@ def notice(message: str, *, action: tuple[str, str] | None = None, kind: str = "
     return pn.pane.Alert(f"{html.escape(message)}{link}", alert_type=kind, sizing_mode="stretch_width")
 
 
-def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> Callable[[Callable[P, T]],
-                                                                                         Callable[P, T | None]]:
-    """Run a callback with a loading indicator on ``busy`` (or ``target``), showing its error in ``target``."""
+def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> Callable[[Callable[P, Any]],
+                                                                                         Callable[P, Any]]:
+    """Run a callback with a loading indicator on ``busy`` (or ``target``), showing its error in ``target``.
 
-    def wrap(callback: Callable[P, T]) -> Callable[P, T | None]:
+    A coroutine callback stays one: it should ``await off_the_loop(...)`` for slow work (a sandbox run, a
+    backtest), so that Bokeh's one event loop, which serves every visitor, keeps serving them meanwhile, and the
+    loading indicator reaches the browser before the work starts."""
+
+    def wrap(callback: Callable[P, Any]) -> Callable[P, Any]:
+        shown: Any = busy if busy is not None else target
+        if inspect.iscoroutinefunction(callback):
+            @functools.wraps(callback)
+            async def run_later(*args: P.args, **kwargs: P.kwargs) -> Any:
+                shown.loading = True
+                try:
+                    return await callback(*args, **kwargs)
+                except Exception as error:
+                    target[:] = [problem(error)]
+                    return None
+                finally:
+                    shown.loading = False
+
+            return run_later
+
         @functools.wraps(callback)
-        def run(*args: P.args, **kwargs: P.kwargs) -> T | None:
-            shown: Any = busy if busy is not None else target
+        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
             shown.loading = True
             try:
                 return callback(*args, **kwargs)
@@ -63,3 +83,8 @@ def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> C
         return run
 
     return wrap
+
+
+async def off_the_loop(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread (it must not touch widgets: do that with its result, back on the loop)."""
+    return await asyncio.to_thread(work)

@@ -24,7 +24,7 @@ from alphabook.payments import payouts
 from alphabook.payments.providers import build_provider
 from dashboards import context
 from dashboards.components import charts, reports
-from dashboards.components.feedback import guarded, notice
+from dashboards.components.feedback import guarded, notice, off_the_loop
 from dashboards.components.shell import private
 
 SAMPLE_CODE = "def indicator(df, length=20):\n    return df['close'].rolling(length).mean()\n"
@@ -171,15 +171,19 @@ def _version_form(mine: _MyListings) -> pn.viewable.Viewable:
     submit = pn.widgets.Button(name="Submit for review", button_type="success", width=180)
     said = pn.Column(sizing_mode="stretch_width")
 
-    @guarded(said, busy=check)
-    def add(_event: object) -> None:
-        slug = mine.selected()
+    def checked(slug: str, fields: dict[str, Any]) -> tuple[bool, str]:
+        """Add the version (its automated checks run the code in the sandbox) and say how they went."""
         with context.session() as session:
-            added = listings.add_version(session, mine.me, listings.get_listing(session, slug),
-                                         version=_required(version), code=code.value or "",
-                                         parameter_schema=_schema(schema.value or ""), changelog=changelog.value or "",
-                                         breaking=breaking.value, trials=trials.value or 1)
-            passed, number = bool(added.report["ok"]), added.version
+            added = listings.add_version(session, mine.me, listings.get_listing(session, slug), **fields)
+            return bool(added.report["ok"]), added.version
+
+    @guarded(said, busy=check)
+    async def add(_event: object) -> None:
+        slug = mine.selected()
+        fields = {"version": _required(version), "code": code.value or "",
+                  "parameter_schema": _schema(schema.value or ""), "changelog": changelog.value or "",
+                  "breaking": breaking.value, "trials": trials.value or 1}
+        passed, number = await off_the_loop(lambda: checked(slug, fields))
         said[:] = [notice(f"{number}: all checks passed. Submit it for review." if passed else
                           f"{number}: some checks failed (see below). Fix the code and add it as a new version.",
                           kind="success" if passed else "warning")]

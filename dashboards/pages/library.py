@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -24,7 +25,7 @@ from alphabook.marketplace import listings, previews, ratings
 from alphabook.marketplace.models import Entitlement, Listing, ListingKind
 from alphabook.marketplace.running import run_listing
 from dashboards import context
-from dashboards.components.feedback import guarded, notice
+from dashboards.components.feedback import guarded, notice, off_the_loop
 from dashboards.components.shell import private
 from dashboards.pages.listing import output_charts, parameter_values, parameter_widgets
 
@@ -105,15 +106,19 @@ def _runner(owned: list[Owned], chosen: str) -> pn.Column:
             raise InvalidInput("Choose a CSV file first, or pick a bundled dataset.")
         return read_csv(upload.value).iloc[-MAX_BARS:], upload.filename or "your file"
 
-    @guarded(chart)
-    def run(_event: object) -> None:
-        frame, label = bars()
+    def compute(frame: pd.DataFrame, slug: str, params: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         user = context.viewer().user
         assert user is not None
         with context.session() as session:
-            listing = listings.get_listing(session, which.value.slug)
-            version, output = run_listing(session, user, listing, frame, parameter_values(widgets))
-        title = f"{which.value.title} {version.version} on {label}"
+            version, output = run_listing(session, user, listings.get_listing(session, slug), frame, params)
+            return version.version, output
+
+    @guarded(chart)
+    async def run(_event: object) -> None:
+        frame, label = bars()
+        slug, params = which.value.slug, parameter_values(widgets)
+        version, output = await off_the_loop(lambda: compute(frame, slug, params))
+        title = f"{which.value.title} {version} on {label}"
         chart[:] = [*(pn.pane.Bokeh(plot, sizing_mode="stretch_width") for plot in output_charts(frame, output,
                                                                                                 title=title)),
                     pn.pane.Markdown(f"{title}: {len(frame)} bars from {frame.index[0]:%Y-%m-%d %H:%M} to "

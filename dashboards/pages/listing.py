@@ -30,9 +30,10 @@ from alphabook.marketplace.params import parse_schema
 from alphabook.marketplace.text import render_markdown
 from alphabook.payments import purchases
 from alphabook.payments.providers import PaymentProvider, build_provider
+from alphabook.research.backtest.report import Report
 from dashboards import auth, context
 from dashboards.components import charts
-from dashboards.components.feedback import guarded, notice, problem, words
+from dashboards.components.feedback import guarded, notice, off_the_loop, problem, words
 from dashboards.components.shell import page as shell
 
 STATS = (("total_return", "Total return", "{:.1%}"), ("cagr", "CAGR", "{:.1%}"), ("sharpe", "Sharpe", "{:.2f}"),
@@ -169,15 +170,20 @@ def _preview_section(listing: Listing) -> pn.Column:
     chart = pn.Column(sizing_mode="stretch_width", min_height=380)
     note = pn.pane.Markdown("", styles={"color": "#57606a"})
 
-    @guarded(chart)
-    def draw(_event: object = None) -> None:
+    def compute(chosen: previews.Dataset, params: dict[str, Any]) -> tuple[previews.Preview, Report | None]:
         with context.session() as session:
             current = listings.get_listing(session, slug)
             previews.previewable_version(current)  # loads the versions, so the sandbox runs after the session
-        shown = previews.preview(current, dataset.value, parameter_values(widgets))
+        shown = previews.preview(current, chosen, params)
+        return shown, previews.preview_backtest(shown)
+
+    @guarded(chart)
+    async def draw(_event: object = None) -> None:
+        chosen, params = dataset.value, parameter_values(widgets)
+        shown, report = await off_the_loop(lambda: compute(chosen, params))
         plots = output_charts(shown.bars, shown.output, title=f"{listing.title} on {shown.dataset.label}")
         chart[:] = [*(pn.pane.Bokeh(plot, sizing_mode="stretch_width") for plot in plots),
-                    *_preview_backtest(shown)]
+                    *_preview_backtest(report)]
         settings = ", ".join(f"{name}={value}" for name, value in shown.params.items()) or "no parameters"
         note.object = (f"Version {shown.version} run in the sandbox on the last {len(shown.bars)} bars of "
                        f"{shown.dataset.label} ({settings}). Only the outputs are shown, never the code.")
@@ -190,9 +196,8 @@ def _preview_section(listing: Listing) -> pn.Column:
     return pn.Column("## Preview", controls, chart, note, sizing_mode="stretch_width")
 
 
-def _preview_backtest(shown: previews.Preview) -> list[pn.viewable.Viewable]:
+def _preview_backtest(report: Report | None) -> list[pn.viewable.Viewable]:
     """For a strategy, what its signals in the preview would have made: equity and drawdown over the same bars."""
-    report = previews.preview_backtest(shown)
     if report is None:
         return []
     return [pn.pane.Bokeh(charts.lines({"equity": report.equity}, title="Backtest of this preview", y_label="equity"),

@@ -15,7 +15,7 @@ from alphabook.core.errors import Conflict, InvalidInput, NotFound
 from alphabook.marketplace import previews
 from alphabook.marketplace.models import Listing
 from alphabook.research.data import load
-from alphabook.sandbox.service import default_executor
+from alphabook.sandbox.service import close_default_executor, default_executor
 from tests.integration.market import CROSS, CROSS_SCHEMA, SMA, SMA_SCHEMA, make_listing
 
 
@@ -30,10 +30,13 @@ def sma(session: Session) -> Listing:
 
 @pytest.fixture
 def executor() -> Iterator[mock.Mock]:
-    """The real sandbox, with its calls counted."""
+    """The real sandbox, with its calls counted; the process-wide pool is stopped again afterwards."""
     previews.clear_cache()
-    yield mock.Mock(wraps=default_executor())
-    previews.clear_cache()
+    try:
+        yield mock.Mock(wraps=default_executor())
+    finally:
+        previews.clear_cache()
+        close_default_executor()
 
 
 def test_the_bundled_datasets_are_listed_and_previewable() -> None:

@@ -454,6 +454,7 @@ def test_in_process_executor_refuses_untrusted_use() -> None:
 def test_default_pool_starts_lazily_and_closes(bars: pd.DataFrame) -> None:
     from alphabook.sandbox import service
 
+    service.close_default_executor()  # another test of this process may have started it
     try:
         output = run_indicator(SMA, bars, {"length": 5})
         assert sandbox_status()["pool"]["calls"] == 1

@@ -25,7 +25,9 @@ NAVIGATION: tuple[tuple[str, str, Role | None], ...] = (
     ("runs", "Runs", Role.USER),
 )
 CSS = """
-.ab-nav a { margin-right: 1.1em; color: white; text-decoration: none; font-weight: 500; }
+.ab-nav { display: flex; flex-wrap: wrap; gap: 0.2em 1.1em; align-items: center; }
+.ab-nav .account { margin-left: auto; }
+.ab-nav a { color: white; text-decoration: none; font-weight: 500; white-space: nowrap; }
 .ab-nav a.active { text-decoration: underline; }
 .ab-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px; background: white; }
 """
@@ -34,6 +36,11 @@ CSS = """
 PAGE_CSS = """
 html, body, #container, #content { height: auto !important; overflow: visible !important; }
 #main, #sidebar { overflow: visible !important; height: auto !important; }
+@media (max-width: 700px) {  /* a phone: the title shrinks and the navigation wraps under it */
+  #header { flex-wrap: wrap; }
+  #header .title { font-size: 1.15em; line-height: 1.8em; }
+  #header-items { flex-basis: 100%; margin-left: 0; white-space: normal; }
+}
 """
 
 
@@ -49,7 +56,7 @@ def _navigation(active: str) -> pn.pane.HTML:
                    f'<a href="{context.prefix()}logout">Log out</a>')
     else:
         account = f'<a href="{context.login_url(context.url(active))}">Log in</a>'
-    return pn.pane.HTML(f'<nav class="ab-nav">{"".join(links)} <span style="float:right">{account}</span></nav>',
+    return pn.pane.HTML(f'<nav class="ab-nav">{"".join(links)} <span class="account">{account}</span></nav>',
                         sizing_mode="stretch_width", stylesheets=[CSS])
 
 
@@ -58,7 +65,8 @@ def page(title: str, *body: pn.viewable.Viewable, active: str,
     """A page of the dashboards: ``body`` under the shared header and navigation, ``sidebar`` (filters, forms)
     beside it on a wide screen and above it on a phone."""
     template = pn.template.BootstrapTemplate(title=f"alphabook · {title}", header_background=ACCENT,
-                                             header=[_navigation(active)], raw_css=[CSS, PAGE_CSS], sidebar_width=300,
+                                             header=[_navigation(active)], raw_css=[CSS, PAGE_CSS],
+                                             meta_viewport="width=device-width, initial-scale=1", sidebar_width=300,
                                              collapsed_sidebar=not sidebar)
     template.main.append(pn.Column(*body, sizing_mode="stretch_width"))  # type: ignore[union-attr]
     if sidebar:

@@ -11,7 +11,8 @@ from tests.e2e.browser.conftest import OUTPUT, dashboards
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
-PUBLIC = ("explore", "demo", "providers")
+PUBLIC = {"explore": "Indicators and strategies", "demo": "of virtual money",
+          "providers": "Copy the trades of listed traders"}  # page: text it shows once drawn
 SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -22,12 +23,15 @@ def test_public_pages_fit_the_screen(hub: RunningHub, browser: Browser, screen: 
     folder.mkdir(parents=True, exist_ok=True)
     try:
         page = context.new_page()
-        for slug in PUBLIC:
+        for slug, text in PUBLIC.items():
             page.goto(dashboards(hub, slug))
-            expect(page.get_by_text("alphabook ·").first).to_be_visible()
-            page.wait_for_load_state("networkidle")
+            expect(page.get_by_text(text).first).to_be_visible()
+            expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()  # the navigation fits too
+            page.wait_for_timeout(500)  # charts and cards finish drawing
+            width = page.evaluate("window.innerWidth")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
+            assert width == SCREENS[screen]["width"], f"{slug} is laid out {width}px wide on a {screen}"
             assert overflow <= 1, f"{slug} scrolls sideways by {overflow}px at {screen} width"
     finally:
         context.close()

@@ -11,7 +11,8 @@ import functools
 import html
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import panel as pn
@@ -45,6 +46,18 @@ def notice(message: str, *, action: tuple[str, str] | None = None, kind: str = "
     return pn.pane.Alert(f"{html.escape(message)}{link}", alert_type=kind, sizing_mode="stretch_width")
 
 
+@contextmanager
+def _showing(target: pn.Column, shown: Any) -> Iterator[None]:
+    """A loading indicator on ``shown`` while the block runs; its error, in words, in ``target``."""
+    shown.loading = True
+    try:
+        yield
+    except Exception as error:
+        target[:] = [problem(error)]
+    finally:
+        shown.loading = False
+
+
 def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> Callable[[Callable[P, Any]],
                                                                                          Callable[P, Any]]:
     """Run a callback with a loading indicator on ``busy`` (or ``target``), showing its error in ``target``.
@@ -58,27 +71,17 @@ def guarded(target: pn.Column, *, busy: pn.viewable.Viewable | None = None) -> C
         if inspect.iscoroutinefunction(callback):
             @functools.wraps(callback)
             async def run_later(*args: P.args, **kwargs: P.kwargs) -> Any:
-                shown.loading = True
-                try:
+                with _showing(target, shown):
                     return await callback(*args, **kwargs)
-                except Exception as error:
-                    target[:] = [problem(error)]
-                    return None
-                finally:
-                    shown.loading = False
+                return None
 
             return run_later
 
         @functools.wraps(callback)
         def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            shown.loading = True
-            try:
+            with _showing(target, shown):
                 return callback(*args, **kwargs)
-            except Exception as error:
-                target[:] = [problem(error)]
-                return None
-            finally:
-                shown.loading = False
+            return None
 
         return run
 

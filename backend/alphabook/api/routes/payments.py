@@ -16,7 +16,7 @@ from alphabook.core.money import Money
 from alphabook.marketplace.models import Listing
 from alphabook.marketplace.schemas import MoneyOut, PayoutOut, PurchaseOut, ReasonIn
 from alphabook.payments import ledger, payouts, purchases, webhooks
-from alphabook.payments.models import Payout, Purchase
+from alphabook.payments.models import Purchase
 from alphabook.payments.providers.local import LocalProvider
 
 router = APIRouter(tags=["payments"])
@@ -105,9 +105,7 @@ def one_purchase(purchase_id: int, user: CurrentUser, session: SessionDep) -> Pu
 def refund(purchase_id: int, body: ReasonIn, user: CurrentUser, session: SessionDep, settings: SettingsDep,
            provider: ProviderDep) -> PurchaseOut:
     """Refund a purchase: its buyer within the refund window, or an administrator at any time."""
-    purchase = session.get(Purchase, purchase_id)
-    if purchase is None:
-        raise NotFound(f"There is no purchase {purchase_id}.")
+    purchase = purchases.get_purchase(session, purchase_id)
     default = "requested by the buyer" if user.id == purchase.buyer_id else "refunded by an administrator"
     purchases.refund(session, provider, settings, purchase, user, body.reason or default)
     return _out(session, purchase)
@@ -123,7 +121,7 @@ def connect_payout_account(user: CurrentUser, session: SessionDep, provider: Pro
 def my_payouts(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict[str, object]:
     """Your balance (what is owed to you), what is frozen by disputes, and your payouts."""
     currency = settings.marketplace_currency
-    rows = session.scalars(select(Payout).where(Payout.creator_id == user.id).order_by(Payout.id.desc()))
+    rows = payouts.history(session, user.id)
     held = ledger.balance(session, ledger.held_account(user.id), currency)
     return {"available": MoneyOut.of(payouts.available(session, user.id, currency)), "held": MoneyOut.of(held),
             "minimum": MoneyOut.of(Money(settings.payout_minimum_minor, currency)),

@@ -11,6 +11,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KERNELSPECS := $(VENV)/.kernelspecs
 PROXY := hub/node_modules/.bin/configurable-http-proxy
+LABEXTENSION := extensions/alphabook_jupyterlab/labextension/package.json
+EXTENSION := $(VENV)/.extension
 
 .PHONY: run test lint bench bootstrap system-packages clean
 
@@ -21,14 +23,14 @@ test: bootstrap
 	$(BIN)/python -m pytest
 
 lint: bootstrap
-	$(BIN)/ruff check backend dashboards tests hub
-	$(BIN)/mypy backend dashboards
+	$(BIN)/ruff check backend dashboards tests hub extensions/alphabook_jupyterlab
+	$(BIN)/mypy backend dashboards extensions/alphabook_jupyterlab
 
 bench: bootstrap
 	$(BIN)/python -m pytest tests/benchmarks -s -o addopts="" -p no:cacheprovider; \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no benchmarks yet"; exit 0; fi; exit $$status
 
-bootstrap: system-packages $(INSTALLED) $(KERNELSPECS) $(PROXY)
+bootstrap: system-packages $(INSTALLED) $(KERNELSPECS) $(PROXY) $(EXTENSION)
 
 # Debian packages the project needs (Chromium: the browser tests drive it through Playwright, which cannot
 # download its own browser here); installed when missing and we are root, else we say what to install.
@@ -63,5 +65,19 @@ $(PROXY): hub/package.json hub/package-lock.json
 	cd hub && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The JupyterLab extension (extensions/): TypeScript built into a prebuilt labextension by JupyterLab's own
+# builder from the npm registry, then installed into the venv (which every user server runs from) with its
+# server extension enabled; `jupyter labextension list` shows it.
+$(LABEXTENSION): extensions/package.json extensions/package-lock.json extensions/tsconfig.json \
+		$(wildcard extensions/src/*.ts extensions/style/*) | $(INSTALLED)
+	cd extensions && npm ci --no-audit --no-fund --loglevel=error && PATH="$(abspath $(BIN)):$$PATH" npm run build
+	@touch $@
+
+$(EXTENSION): $(LABEXTENSION) extensions/pyproject.toml | $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --no-deps -e ./extensions
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite ./extensions
+	$(BIN)/jupyter server extension enable --sys-prefix alphabook_jupyterlab
+	@touch $@
+
 clean:
-	rm -rf $(VENV) hub/node_modules
+	rm -rf $(VENV) hub/node_modules extensions/node_modules extensions/lib extensions/alphabook_jupyterlab/labextension

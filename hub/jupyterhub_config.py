@@ -68,7 +68,13 @@ c.JupyterHub.load_groups = {"creators": {}}
 # --- one isolated JupyterLab per person -------------------------------------------------------------
 c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
-c.Spawner.environment = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"}
+# The notebook SDK (``import alphabook as ab``) and the JupyterLab extension find the API here and call it
+# with the server's own hub token (JUPYTERHUB_API_TOKEN), so nothing needs configuring inside a notebook.
+c.Spawner.environment = {
+    "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+    "ALPHABOOK_API_URL": f"http://127.0.0.1:{settings.api_port}/services/api/api",
+    "ALPHABOOK_PUBLIC_URL": settings.base_url,
+}
 # Kernels run in bubblewrap (kernels/README.md): only alphabook-research (default) and alphabook-sandbox
 # may start, and the server reaches them over ipc sockets because the sandbox has no network.
 c.Spawner.args = [*USER_SERVER_ARGS]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from alphabook.accounts.models import Role, User
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import Conflict, Forbidden, NotFound
-from alphabook.marketplace.models import Entitlement, Listing, ListingStatus, ListingVersion
+from alphabook.marketplace.models import Entitlement, Listing, ListingStatus, ListingVersion, VersionStatus
 
 __all__ = ["active_entitlement", "can_read_source", "grant", "install", "recount", "require_access", "revoke"]
 
@@ -75,18 +75,30 @@ def _is_staff(user: User, listing: Listing) -> bool:
     return user.id == listing.creator_id or user.has_role(Role.ADMIN.value)
 
 
-def require_access(session: Session, user: User, listing: Listing) -> ListingVersion:
-    """The version ``user`` runs: the creator and admins run the active one, everyone else their pinned one."""
+def require_access(session: Session, user: User, listing: Listing, version: str | None = None) -> ListingVersion:
+    """The version ``user`` runs: the creator and admins the active one (or any they name), everyone else their
+    pinned one, or a newer approved version of the same major version that they name (what an upgrade allows)."""
     if _is_staff(user, listing):
-        version = listing.active_version or (listing.versions[-1] if listing.versions else None)
-        if version is None:
-            raise Conflict(f"{listing.slug} has no version to run yet.")
-        return version
+        chosen = (next((each for each in listing.versions if each.version == version), None) if version else
+                  listing.active_version or (listing.versions[-1] if listing.versions else None))
+        if chosen is None:
+            raise Conflict(f"{listing.slug} has no version {version or ''} to run yet.".replace("  ", " "))
+        return chosen
     entitlement = active_entitlement(session, user.id, listing.id)
     if entitlement is None or listing.status in (ListingStatus.SUSPENDED, ListingStatus.REMOVED):
         what = "install it" if listing.free else "buy it"
         raise Forbidden(f"You have no access to {listing.slug}; {what} first.")
-    return entitlement.version
+    pinned = entitlement.version
+    if version is None or version == pinned.version:
+        return pinned
+    target = next((each for each in listing.versions if each.version == version
+                   and each.status == VersionStatus.APPROVED), None)
+    if target is None:
+        raise Forbidden(f"{listing.slug} has no released version {version}; you own {pinned.version}.")
+    if target.major != pinned.major:
+        raise Forbidden(f"{listing.slug} {version} is a new major version; you own {pinned.version}, and a new "
+                        "major version is a new purchase.")
+    return target
 
 
 def can_read_source(session: Session, user: User, listing: Listing) -> bool:

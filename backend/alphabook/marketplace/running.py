@@ -38,10 +38,11 @@ def bars_from_columns(columns: Mapping[str, list[Any]]) -> pd.DataFrame:
 
 
 def run_listing(session: Session, user: User, listing: Listing, bars: pd.DataFrame, params: Mapping[str, Any],
-                executor: Executor | None = None) -> tuple[ListingVersion, pd.DataFrame]:
+                executor: Executor | None = None,
+                version_name: str | None = None) -> tuple[ListingVersion, pd.DataFrame]:
     from alphabook.sandbox.service import run_indicator
 
-    version = require_access(session, user, listing)
+    version = require_access(session, user, listing, version_name)
     if listing.kind == ListingKind.NOTEBOOK:
         raise Conflict(f"{listing.slug} is a notebook: open it in the sandboxed kernel instead.")
     resolved = resolve(version.parameter_schema, params)

@@ -17,7 +17,7 @@ from alphabook.marketplace.text import render_markdown
 from alphabook.payments.models import Payout, Purchase
 
 __all__ = ["ListingCreate", "ListingDetail", "ListingPatch", "ListingSummary", "MoneyIn", "MoneyOut", "PayoutOut",
-           "PurchaseOut", "RateIn", "ReasonIn", "RunIn", "RunOut", "VersionCreate", "VersionOut"]
+           "PurchaseOut", "RateIn", "ReasonIn", "RunIn", "RunOut", "ValidateIn", "VersionCreate", "VersionOut"]
 
 
 class MoneyIn(BaseModel):
@@ -127,17 +127,20 @@ class ListingDetail(ListingSummary):
     versions: list[VersionOut]
     preview: dict[str, Any] | None
     owned: bool
+    your_version: str | None = Field(description="The version you run: the one you own, or for its creator and "
+                                     "admins the active one.")
 
     @classmethod
-    def detail(cls, listing: Listing, *, owned: bool, staff: bool) -> ListingDetail:
+    def detail(cls, listing: Listing, *, owned: ListingVersion | None, staff: bool) -> ListingDetail:
         active = listing.active_version
         shown = listing.versions if staff else [each for each in listing.versions if each.status == "approved"]
+        runs = owned or (active or (listing.versions[-1] if listing.versions else None) if staff else None)
         return cls(**ListingSummary.of(listing).model_dump(), description=listing.description,
                    description_html=render_markdown(listing.description), status_reason=listing.status_reason,
                    active_version=VersionOut.of(active) if active else None,
                    versions=[VersionOut.of(each) for each in shown],
                    preview=(active.preview if active else None) or (shown[-1].preview if shown else None),
-                   owned=owned)
+                   owned=owned is not None, your_version=runs.version if runs else None)
 
 
 class SearchOut(BaseModel):
@@ -163,10 +166,23 @@ class ReasonIn(BaseModel):
 
 
 class RunIn(BaseModel):
-    """Bars as columns: ``time`` (ISO 8601 or epoch milliseconds) and ``open, high, low, close, volume``."""
+    """Bars as columns: ``time`` (ISO 8601) or ``ts_ms`` (epoch milliseconds), and ``open, high, low, close,
+    volume``."""
 
     bars: dict[str, list[Any]]
     params: dict[str, Any] = {}
+    version: str | None = Field(default=None, description="Another version you may run; default: the one you own.")
+
+
+class ValidateIn(BaseModel):
+    """A package to check in the sandbox without saving anything (what publishing will check)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["indicator", "strategy", "notebook"] = "indicator"
+    code: str = Field(min_length=1, max_length=200_000)
+    parameter_schema: list[dict[str, Any]] = Field(default=[], max_length=50)
+    trials: int = Field(default=1, ge=1, le=1_000_000)
 
 
 class RunOut(BaseModel):

@@ -13,7 +13,7 @@ from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDe
 from alphabook.api.marketplace_deps import ExecutorDep, ProviderDep, find_listing
 from alphabook.api.ratelimit import rate_limit
 from alphabook.core.errors import Forbidden
-from alphabook.marketplace import entitlements, listings, moderation, ratings, running, stats
+from alphabook.marketplace import checks, entitlements, listings, moderation, ratings, running, stats
 from alphabook.marketplace.schemas import (
     ListingCreate,
     ListingDetail,
@@ -26,6 +26,7 @@ from alphabook.marketplace.schemas import (
     RunIn,
     RunOut,
     SearchOut,
+    ValidateIn,
     VersionCreate,
     VersionOut,
 )
@@ -64,15 +65,23 @@ def create(body: ListingCreate, user: CurrentUser, session: SessionDep) -> Listi
     listing = listings.create_listing(session, user, name=body.name, kind=body.kind, title=body.title,
                                       description=body.description, category=body.category, tags=body.tags,
                                       price=body.price.to_money(), licence=body.licence)
-    return ListingDetail.detail(listing, owned=False, staff=True)
+    return ListingDetail.detail(listing, owned=None, staff=True)
+
+
+@router.post("/listings/validate")
+async def validate(body: ValidateIn, user: CurrentUser, executor: ExecutorDep) -> dict[str, Any]:
+    """Run a package's automated checks in the sandbox and save nothing: what publishing it would report."""
+    report, _ = await run_in_threadpool(checks.run_checks, body.kind, body.code, body.parameter_schema, executor(),
+                                        trials=body.trials)
+    return report
 
 
 @router.get(LISTING, response_model=ListingDetail)
 def detail(creator: str, name: str, user: OptionalUser, session: SessionDep) -> ListingDetail:
     listing = find_listing(session, creator, name, user)
     staff = user is not None and (user.id == listing.creator_id or user.has_role(Role.ADMIN.value))
-    owned = user is not None and entitlements.active_entitlement(session, user.id, listing.id) is not None
-    return ListingDetail.detail(listing, owned=owned, staff=staff)
+    entitlement = entitlements.active_entitlement(session, user.id, listing.id) if user is not None else None
+    return ListingDetail.detail(listing, owned=entitlement.version if entitlement else None, staff=staff)
 
 
 @router.patch(LISTING, response_model=ListingDetail)
@@ -82,7 +91,7 @@ def update(creator: str, name: str, body: ListingPatch, user: CurrentUser, sessi
     if body.price is not None:
         changes["price"] = body.price.to_money()
     listings.update_listing(session, user, listing, changes)
-    return ListingDetail.detail(listing, owned=False, staff=True)
+    return ListingDetail.detail(listing, owned=None, staff=True)
 
 
 @router.post(LISTING + "/versions", response_model=VersionOut, status_code=status.HTTP_201_CREATED)
@@ -118,11 +127,7 @@ def source(creator: str, name: str, user: CurrentUser, session: SessionDep, vers
         raise Forbidden(f"The source of {listing.slug} is not available to you"
                         + (": it is protected and only runs in the sandbox." if listing.licence == "protected"
                            else "; install or buy it first."))
-    chosen = entitlements.require_access(session, user, listing) if version is None else next(
-        (each for each in listing.versions if each.version == version), None)
-    if chosen is None:
-        raise Forbidden(f"{listing.slug} has no version {version} you can read.")
-    return chosen.code
+    return entitlements.require_access(session, user, listing, version).code
 
 
 @router.post(LISTING + "/install", status_code=status.HTTP_201_CREATED)
@@ -178,7 +183,7 @@ async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: 
     def work() -> RunOut:
         listing = find_listing(session, creator, name, user)
         version, output = running.run_listing(session, user, listing, running.bars_from_columns(body.bars),
-                                              body.params, executor())
+                                              body.params, executor(), body.version)
         return RunOut(version=version.version, time=[stamp.isoformat() for stamp in output.index],
                       outputs={str(column): [None if value != value else float(value) for value in output[column]]
                                for column in output.columns})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 import alphabook as ab
 from alphabook.core.config import PROJECT_ROOT, Settings
@@ -114,6 +117,7 @@ def test_publish_the_example_notebook_then_a_buyer_uses_it_remotely(people: Peop
 
     rsi = ab.use(slug)
     assert rsi.version == "1.0.0" and rsi.source is None and "sandbox" in repr(rsi)
+    assert "f(df, length=14 in 2..100, smooth=3 in 1..20)" in repr(rsi)
     bars = load("NASDAQ:GOOG", "1d").iloc[-400:]
     result = rsi(bars, length=10)
     assert list(result.columns) == ["rsi", "signal"] and result.index.equals(bars.index)
@@ -187,3 +191,71 @@ def test_an_open_function_runs_locally_for_its_owner_and_versions_are_pinned(peo
 def test_indicators_are_the_official_library() -> None:
     bars = load("NASDAQ:GOOG", "1d").iloc[-100:]
     assert ab.indicators.compute("sma", bars, timeperiod=5).iloc[-1] == pytest.approx(bars.close.iloc[-5:].mean())
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    """An IPython shell like a notebook kernel's, with the magics loaded as ``%load_ext alphabook`` does."""
+    instance = InteractiveShell.instance()
+    instance.run_line_magic("load_ext", "alphabook")
+    try:
+        yield instance
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def _run(shell: InteractiveShell, code: str) -> object:
+    """Run a cell as a notebook does; what it showed as Out[n] (None when it showed nothing)."""
+    number = shell.execution_count
+    outcome = shell.run_cell(code, store_history=True)
+    assert outcome.error_before_exec is None and outcome.error_in_exec is None, outcome
+    return shell.user_ns["Out"].get(number)
+
+
+def test_the_magics_define_check_and_publish(people: People, shell: InteractiveShell, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+                                             ) -> None:
+    creator = people.be(people.creator)
+    name = f"channel{people.suffix}"
+    checked = _run(shell, f"""%%ab_indicator {name}
+import pandas as pd
+def channel(df, window: int = 20):
+    return pd.DataFrame({{"upper": df["high"].rolling(window).max(), "lower": df["low"].rolling(window).min()}})
+""")
+    assert isinstance(checked, ab.PublishReport) and checked.ok and not checked.published, str(checked)
+    assert "Checks passed" in checked.message and callable(shell.user_ns["channel"])
+    with pytest.raises(NotFound):
+        creator.get(f"/listings/{creator.username}/{name}")  # checking saves nothing
+
+    rejected = _run(shell, "%%ab_indicator\ndef leaky(df):\n    import os\n    return df['close']\n")
+    assert isinstance(rejected, ab.PublishReport) and not rejected.ok
+    assert "the cell, line 2" in rejected.problems[0] and "os" in rejected.problems[0], rejected.problems
+
+    published = _run(shell, f"""%%ab_indicator {name} --publish --submit --price 3.50 --category trend
+import pandas as pd
+def channel(df, window: int = 20):
+    return pd.DataFrame({{"upper": df["high"].rolling(window).max(), "lower": df["low"].rolling(window).min()}})
+""")
+    assert isinstance(published, ab.PublishReport) and published.published and published.submitted, str(published)
+    assert creator.get(f"/listings/{creator.username}/{name}")["price"]["display"] == "3.50 USD"
+
+    notebook = _notebook(tmp_path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what jupyter_server tells the notebook's kernel
+    this_notebook = _run(shell, "%ab_publish --category momentum")
+    assert isinstance(this_notebook, ab.PublishReport) and this_notebook.slug == f"{creator.username}/smoothed-rsi"
+    by_path = _run(shell, f"%ab_publish {notebook} --changelog 'second'")
+    assert isinstance(by_path, ab.PublishReport) and by_path.version == "1.0.1"
+    shell.user_ns["breakout"] = breakout
+    function = _run(shell, f"%ab_publish breakout --name breakout{people.suffix} --licence open")
+    assert isinstance(function, ab.PublishReport) and function.published, str(function)
+
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert _run(shell, "%ab_publish") is None
+    assert "Which notebook? Name it: %ab_publish my-indicator.ipynb" in capsys.readouterr().out
+
+
+def test_importing_alphabook_in_ipython_registers_the_magics() -> None:
+    code = "import alphabook as ab; print(sorted(m for m in get_ipython().magics_manager.magics['line'] if 'ab_' in m))"
+    shown = subprocess.run([sys.executable, "-m", "IPython", "--quick", "-c", code], capture_output=True, text=True,
+                           timeout=120, check=True)
+    assert "['ab_publish']" in shown.stdout, shown.stdout + shown.stderr

@@ -59,14 +59,15 @@ class AlphabookMagics(Magics):
     def ab_publish(self, line: str) -> PublishReport | None:
         """Publish a notebook (its cell tagged 'indicator') or a function to alphabook; shows the report."""
         args = parse_argstring(self.ab_publish, line)
-        target = args.target
-        what: Any = self.ipython.user_ns.get(target) if target and callable(self.ipython.user_ns.get(target)) else None
-        if what is None:
-            what = Path(target) if target else current_notebook()
-        return _shown(lambda: publishing.publish(
-            what, name=args.name, title=args.title, category=args.category, price=args.price,
-            currency=args.currency, licence=args.licence, version=args.version, changelog=args.changelog,
-            submit=args.submit))
+        named = self.ipython.user_ns.get(args.target) if args.target else None
+
+        def publish() -> PublishReport:
+            what = named if callable(named) else Path(args.target) if args.target else current_notebook()
+            return publishing.publish(what, name=args.name, title=args.title, category=args.category,
+                                      price=args.price, currency=args.currency, licence=args.licence,
+                                      version=args.version, changelog=args.changelog, submit=args.submit)
+
+        return _shown(publish)
 
     @magic_arguments()
     @argument("name", nargs="?", help="the listing name; default: the function's name")

@@ -71,7 +71,8 @@ def _describe(spec: dict[str, Any]) -> str:
     if spec.get("choices") and spec["type"] == "choice":
         bounds = " of " + "/".join(spec["choices"])
     elif spec.get("minimum") is not None or spec.get("maximum") is not None:
-        bounds = f" in {spec.get('minimum', '')}..{spec.get('maximum', '')}"
+        low, high = (f"{spec[key]:g}" if spec.get(key) is not None else "" for key in ("minimum", "maximum"))
+        bounds = f" in {low}..{high}"
     return f"{spec['name']}={spec['default']!r}{bounds}"
 
 

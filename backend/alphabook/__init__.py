@@ -1,7 +1,7 @@
 """alphabook: research trading ideas in Jupyter notebooks, and sell what you build.
 
 In a notebook, ``import alphabook as ab`` gives the SDK (:mod:`alphabook.sdk`): ``ab.use``, ``ab.publish``,
-``ab.buy``, ``ab.library``, ``ab.indicators``, ``ab.connect``, and the ``%ab_publish`` / ``%%ab_indicator``
+``ab.buy``, ``ab.library``, ``ab.indicators``, ``ab.connect``, ``ab.errors``, and the ``%ab_publish`` / ``%%ab_indicator``
 magics. The names load on first use, so the servers importing this package pay nothing for them.
 """
 
@@ -16,8 +16,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-_SDK_NAMES = frozenset({"Client", "PublishReport", "UsedListing", "buy", "connect", "indicators", "library",
-                        "publish", "use"})
+_SDK_NAMES = frozenset({"Client", "PublishReport", "UsedListing", "buy", "connect", "errors", "indicators",
+                        "library", "publish", "use"})
 
 
 def __getattr__(name: str) -> Any:

@@ -229,7 +229,7 @@ def channel(df, window: int = 20):
 
     rejected = _run(shell, "%%ab_indicator\ndef leaky(df):\n    import os\n    return df['close']\n")
     assert isinstance(rejected, ab.PublishReport) and not rejected.ok
-    assert "the cell, line 2" in rejected.problems[0] and "os" in rejected.problems[0], rejected.problems
+    assert "the cell, line 3" in rejected.problems[0] and "os" in rejected.problems[0], rejected.problems
 
     published = _run(shell, f"""%%ab_indicator {name} --publish --submit --price 3.50 --category trend
 import pandas as pd

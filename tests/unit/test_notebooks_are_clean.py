@@ -14,7 +14,8 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").rglob("*.ipynb"))
 
 def test_the_example_notebooks_exist() -> None:
     names = {path.stem for path in NOTEBOOKS}
-    assert {"01-quickstart", "02-optimize-walk-forward", "03-write-an-indicator"} <= names
+    assert {"01-quickstart", "02-optimize-walk-forward", "03-write-an-indicator", "04-publish-and-use",
+            "smoothed-rsi"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)

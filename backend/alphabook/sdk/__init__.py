@@ -6,6 +6,7 @@ load pandas or IPython for it. The HTTP side lives in :mod:`alphabook.sdk.client
 
 from __future__ import annotations
 
+from alphabook.core import errors
 from alphabook.research import indicators
 from alphabook.sdk import library
 from alphabook.sdk.client import Client, connect
@@ -13,4 +14,5 @@ from alphabook.sdk.publishing import publish
 from alphabook.sdk.reports import PublishReport
 from alphabook.sdk.use import UsedListing, buy, use
 
-__all__ = ["Client", "PublishReport", "UsedListing", "buy", "connect", "indicators", "library", "publish", "use"]
+__all__ = ["Client", "PublishReport", "UsedListing", "buy", "connect", "errors", "indicators", "library", "publish",
+           "use"]

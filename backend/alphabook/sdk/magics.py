@@ -83,7 +83,8 @@ class AlphabookMagics(Magics):
             return None
         modules = [f"import {value.__name__} as {key}" for key, value in self.ipython.user_ns.items()
                    if inspect.ismodule(value) and key.isidentifier() and not key.startswith("_")]
-        package = packaging.from_source(cell, name=args.name or _function_name(cell), kind=args.kind,
+        # One blank line stands for the %%ab_indicator line, so reported lines match the cell as it is shown.
+        package = packaging.from_source("\n" + cell, name=args.name or _function_name(cell), kind=args.kind,
                                         header=packaging.imports_needed(cell, modules))
         if args.publish:
             return _shown(lambda: publishing.publish_package(current(), package, publishing.Listing(

@@ -23,7 +23,7 @@ test: bootstrap
 	$(BIN)/python -m pytest
 
 lint: bootstrap
-	$(BIN)/ruff check backend dashboards tests hub extensions/alphabook_jupyterlab
+	$(BIN)/ruff check backend dashboards tests hub extensions/alphabook_jupyterlab notebooks/conftest.py
 	$(BIN)/mypy backend dashboards extensions/alphabook_jupyterlab
 
 bench: bootstrap

@@ -22,11 +22,12 @@ _started = False
 
 
 def _start_stack() -> None:
+    from tests.integration.live_api import live_api
+    from tests.integration.market import key_for
+
     from alphabook.core import migrations
     from alphabook.core.config import Settings
     from alphabook.core.db import Database
-    from tests.integration.live_api import live_api
-    from tests.integration.market import key_for
 
     home = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="alphabook-notebooks-")))
     url = f"sqlite:///{home / 'alphabook.sqlite'}"

@@ -1,8 +1,8 @@
 """alphabook: research trading ideas in Jupyter notebooks, and sell what you build.
 
 In a notebook, ``import alphabook as ab`` gives the SDK (:mod:`alphabook.sdk`): ``ab.use``, ``ab.publish``,
-``ab.buy``, ``ab.library``, ``ab.indicators``, ``ab.connect``, ``ab.errors``, and the ``%ab_publish`` / ``%%ab_indicator``
-magics. The names load on first use, so the servers importing this package pay nothing for them.
+``ab.buy``, ``ab.library``, ``ab.indicators``, ``ab.connect``, ``ab.errors``, and the ``%ab_publish`` and
+``%%ab_indicator`` magics. The names load on first use, so the servers importing this package pay nothing for them.
 """
 
 from __future__ import annotations

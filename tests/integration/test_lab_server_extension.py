@@ -8,6 +8,7 @@ the Marketplace sidebar send.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -144,3 +145,16 @@ def test_the_sidebar_searches_and_lists_purchases(lab: Lab) -> None:
 
     with httpx.Client(base_url=str(lab.http.base_url)) as stranger:  # no token, no cookie
         assert stranger.get("/alphabook/library").status_code == 403
+
+
+def _jupyter(*args: str) -> str:
+    """A jupyter command's output without its colours."""
+    shown = subprocess.run([str(Path(sys.executable).parent / "jupyter"), *args], capture_output=True, text=True,
+                           timeout=120)
+    return re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout + shown.stderr)
+
+
+def test_jupyterlab_lists_the_extension_enabled() -> None:
+    """What the Makefile installs into the venv that every user server runs from."""
+    assert re.search(r"alphabook-jupyterlab v0\.1\.0 enabled\s+OK", _jupyter("labextension", "list"))
+    assert re.search(r"alphabook_jupyterlab enabled", _jupyter("server", "extension", "list"))

@@ -13,7 +13,7 @@ import {
   Licence,
   publish
 } from './api';
-import { formatMinor, parsePriceMinor } from './util';
+import { el, formatMinor, parsePriceMinor } from './util';
 
 /** The raw values of the publish form, as typed by the person. */
 export interface IFormValues {
@@ -25,22 +25,6 @@ export interface IFormValues {
   version: string;
   changelog: string;
   submit: boolean;
-}
-
-/** Create an element with optional class and text content. */
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 function initialValues(draft: IDraft): IFormValues {

@@ -7,24 +7,9 @@ import { Widget } from '@lumino/widgets';
 
 import { errorMessage, getLibrary, ISummary, searchMarketplace } from './api';
 import { alphabookIcon } from './icons';
-import { useSnippet } from './util';
+import { el, useSnippet } from './util';
 
 export const MARKETPLACE_ID = 'alphabook-marketplace';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 function stars(avg: number): string {
   const n = Math.max(0, Math.min(5, Math.round(avg)));

@@ -67,3 +67,19 @@ export function useSnippet(slug: string): string {
   const name = variableName(slug);
   return `import alphabook as ab\n\n${name} = ab.use(${JSON.stringify(slug)})\n${name}`;
 }
+
+/** Create an element with optional class and text content (never HTML: text is text). */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}

@@ -3,7 +3,8 @@
 Playwright cannot download its own browsers here, so it launches ``/usr/bin/chromium`` (installed by the
 Makefile) headless, with the background networking that would knock on Google's closed doors switched off.
 Every test gets a fresh browser context (no cookies shared between people) and a ``shot`` function that saves
-full-page screenshots under ``test-output/browser/<test>/`` (``ALPHABOOK_TEST_OUTPUT`` moves the folder).
+full-page screenshots under ``test-output/browser/<test>/`` (``ALPHABOOK_TEST_OUTPUT`` moves the folder), and
+``hub_admin`` is the hub's administrator with a token, for the setup a test is not about.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.conftest import RunningHub
+from tests.e2e.hub_client import HubUserSession
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
@@ -68,6 +70,18 @@ def shot(page: Page, request: pytest.FixtureRequest) -> Shot:
         return path
 
     return take
+
+
+@pytest.fixture
+def hub_admin(hub: RunningHub) -> Iterator[HubUserSession]:
+    """The hub's administrator with an API token, for setting up what the test is not about."""
+    admin = HubUserSession(hub.url, hub.admin_name)
+    try:
+        assert admin.log_in(hub.admin_password).status_code == 302
+        admin.request_token()
+        yield admin
+    finally:
+        admin.close()
 
 
 def dashboards(hub: RunningHub, path: str = "explore") -> str:

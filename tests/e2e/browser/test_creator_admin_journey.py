@@ -7,7 +7,6 @@ the person a creator, as the hub's 'creators' group does) uses the hub's API.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,6 @@ SCHEMA = '[{"name": "length", "type": "int", "default": 20, "minimum": 2, "maxim
 API = "/services/api/api"
 CHECKS_TIMEOUT = 120_000  # the dashboards' sandbox pool starts on the first check
 SLOW = 60_000  # a full-text search on a machine shared with other suites
-
-
-@pytest.fixture
-def hub_admin(hub: RunningHub) -> Iterator[HubUserSession]:
-    """The hub's administrator with an API token, for setting up what the test is not about."""
-    admin = HubUserSession(hub.url, hub.admin_name)
-    try:
-        assert admin.log_in(hub.admin_password).status_code == 302
-        admin.request_token()
-        yield admin
-    finally:
-        admin.close()
 
 
 def ok(reply: Response, status: int = 200) -> Any:

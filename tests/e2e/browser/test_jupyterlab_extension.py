@@ -8,7 +8,6 @@ Only making the person a creator and the administrator's approval use the hub's 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -16,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from alphabook.core.config import PROJECT_ROOT
 from tests.e2e.browser.conftest import Shot
-from tests.e2e.browser.test_creator_admin_journey import API, ok
+from tests.e2e.browser.test_creator_admin_journey import API, make_creator, ok
 from tests.e2e.conftest import NewPerson, RunningHub
 from tests.e2e.hub_client import HubUserSession
 
@@ -25,17 +24,6 @@ pytestmark = pytest.mark.e2e
 EXAMPLE = PROJECT_ROOT / "notebooks" / "examples" / "smoothed-rsi.ipynb"
 SANDBOX_TIMEOUT = 180_000  # the API's sandbox pool starts on the first validation
 LAB_TIMEOUT = 120_000  # JupyterLab's first load fetches its bundles and starts a kernel
-
-
-@pytest.fixture
-def hub_admin(hub: RunningHub) -> Iterator[HubUserSession]:
-    admin = HubUserSession(hub.url, hub.admin_name)
-    try:
-        assert admin.log_in(hub.admin_password).status_code == 302
-        admin.request_token()
-        yield admin
-    finally:
-        admin.close()
 
 
 def open_in_lab(page: Page, hub: RunningHub, person: HubUserSession, password: str, path: str) -> None:
@@ -52,8 +40,7 @@ def open_in_lab(page: Page, hub: RunningHub, person: HubUserSession, password: s
 def test_publish_from_the_notebook_toolbar_then_insert_and_run_ab_use(
         hub: RunningHub, new_person: NewPerson, hub_admin: HubUserSession, page: Page, shot: Shot) -> None:
     person, password = new_person()
-    ok(hub_admin.api("POST", "/hub/api/groups/creators/users", json={"users": [person.name]}))
-    person.request_token()
+    make_creator(hub_admin, person)
     person.start_server()
     book = json.loads(EXAMPLE.read_text())
     book["metadata"]["kernelspec"] = {"name": "alphabook-research", "display_name": "Python 3 (alphabook research)",

@@ -123,6 +123,9 @@ c.JupyterHub.services = [
              "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"),
     _managed("voila", settings.voila_port, [sys.executable, "-m", "dashboards.voila_service"],
              "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox", display=False),
+    # Scheduled notebook runs belong to the hub, not to a person's server: they go on when idle servers are culled.
+    {"name": "scheduler", "command": [str(VENV_BIN / "alphabook"), "scheduler", "run"], "environment": _service_env,
+     "cwd": str(PROJECT_ROOT)},
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],

@@ -5,6 +5,7 @@ from alphabook.core.audit import AuditEntry
 from alphabook.core.db import Base
 from alphabook.marketplace.models import Entitlement, Flag, Listing, ListingVersion, Rating
 from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, PayoutAccount, Purchase
+from alphabook.scheduler.models import Job, Run
 from alphabook.trading.copy.models import (
     CopyCharge,
     CopyTrade,
@@ -32,6 +33,7 @@ __all__ = [
            "EquitySnapshot",
            "Flag",
            "Hook",
+           "Job",
            "LedgerEntry",
            "Listing",
            "ListingVersion",
@@ -52,6 +54,7 @@ __all__ = [
            "ProviderVerification",
            "Purchase",
            "Rating",
+           "Run",
            "SavedStrategy",
            "SignalProvider",
            "Subscription",

@@ -61,11 +61,12 @@ def test_auto_isolation_gives_unix_accounts_exactly_when_root(tmp_path: Path, fr
 def test_services_roles_proxy_and_providers(tmp_path: Path, fresh_database_url: str) -> None:
     config, _ = _load(tmp_path, fresh_database_url, ALPHABOOK_ISOLATION="none",
                       ALPHABOOK_GITHUB_CLIENT_ID="gh-id", ALPHABOOK_GITHUB_CLIENT_SECRET="gh-secret")
-    assert set(config["services"]) == {"api", "dashboards", "voila", "idle-culler"}
+    assert set(config["services"]) == {"api", "dashboards", "voila", "scheduler", "idle-culler"}
+    assert config["services"]["scheduler"]["command"][-2:] == ["scheduler", "run"]  # runs outlive culled servers
     assert config["services"]["api"]["command"][-1] == "api"
     assert config["services"]["dashboards"]["command"][-2:] == ["-m", "dashboards"]
     assert config["services"]["voila"]["command"][-2:] == ["-m", "dashboards.voila_service"]
-    for name in ("api", "dashboards", "voila"):
+    for name in ("api", "dashboards", "voila", "scheduler"):
         assert config["services"][name]["environment"]["ALPHABOOK_DATABASE_URL"] == fresh_database_url
     assert set(config["roles"]) == {"user", "alphabook-api", "idle-culler"}  # services are not roles
     assert config["roles"]["alphabook-api"]["services"] == ["api", "dashboards"]

@@ -20,7 +20,19 @@ from alphabook.api import problems
 from alphabook.api.deps import BrowserLogin, IdentityDep
 from alphabook.api.marketplace_deps import AppSandbox
 from alphabook.api.ratelimit import build_limiter
-from alphabook.api.routes import accounts, admin, audit, copy, health, hooks, marketplace, payments, portfolio, trading
+from alphabook.api.routes import (
+    accounts,
+    admin,
+    audit,
+    copy,
+    health,
+    hooks,
+    jobs,
+    marketplace,
+    payments,
+    portfolio,
+    trading,
+)
 from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
@@ -29,7 +41,7 @@ from alphabook.trading.outbox import Dispatcher
 
 DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router, marketplace.router,
                                    payments.router, admin.router, trading.router, portfolio.router, hooks.router,
-                                   copy.router]
+                                   copy.router, jobs.router]
 
 
 def create_app(settings: Settings | None = None, *, prefix: str | None = None) -> FastAPI:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from alphabook import __version__
 from alphabook.cli.demo import app as demo_app
+from alphabook.cli.jobs import jobs_app, scheduler_app
 from alphabook.cli.kernels import app as kernels_app
 from alphabook.cli.marketplace import library_app, payouts_app, seed
 from alphabook.cli.sandbox import app as sandbox_app
@@ -40,6 +41,8 @@ app.add_typer(library_app, name="library")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(demo_app, name="demo")
 app.add_typer(trading_app, name="trading")
+app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(jobs_app, name="jobs")
 console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"

@@ -175,6 +175,19 @@ class Settings(BaseSettings):
         default="10/hour;50/day",
         description="Demo accounts one client address may open (';' separates several limits, all enforced).")
 
+    # --- scheduled notebook runs (alphabook.scheduler) ----------------------------------
+    scheduler_workers: int = Field(default=2, ge=1, le=64, description=(
+        "Runs one scheduler process executes at once (embedded mode) or one Celery worker takes."))
+    scheduler_runs_per_user: int = Field(default=2, ge=1, le=64, description=(
+        "Runs of one person that may execute at the same time; the rest wait in the queue."))
+    scheduler_lease_seconds: int = Field(default=60, ge=5, le=3600, description=(
+        "How long a run's executor may go without renewing its lease before the run counts as crashed "
+        "(it is then retried or failed); executors renew every few seconds."))
+    scheduler_poll_seconds: float = Field(default=2.0, gt=0, le=60, description=(
+        "How often the embedded scheduler looks for due jobs and queued runs."))
+    scheduler_default_timeout_seconds: int = Field(default=3600, ge=10, le=7 * 86_400, description=(
+        "A job's timeout when it does not set one; the kernel is killed when it is reached."))
+
     @field_validator("demo_currency")
     @classmethod
     def _known_demo_currency(cls, code: str) -> str:
@@ -264,6 +277,11 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def run_store(self) -> Path:
+        """Executed run notebooks, as ``<owner>/<job>/<run>-<attempt>.ipynb`` (the keys an object store would use)."""
+        return self.home / "runs"
 
     @property
     def secrets_dir(self) -> Path:

@@ -1,0 +1,319 @@
+"""Scheduled notebook runs on every database backend: on schedule with parameters, failures with their cell and
+traceback and retries, timeouts that kill the kernel, cancels, crashed executors, and two schedulers that never
+run the same time twice. Notebooks really run (papermill, real kernels); only the clock is moved by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from sqlalchemy import func, select, update
+
+from alphabook.accounts import service
+from alphabook.accounts.models import User
+from alphabook.core.clock import utcnow
+from alphabook.core.config import Settings
+from alphabook.core.db import Database
+from alphabook.scheduler import jobs, outputs, queue
+from alphabook.scheduler.models import Job, Run, RunStatus
+from alphabook.scheduler.worker import Scheduler
+
+
+def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
+    book = new_notebook(cells=[new_code_cell(cells[0], metadata={"tags": ["parameters"]}),
+                               *(new_code_cell(each) for each in cells[1:])])
+    book.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(book, path)
+
+
+@pytest.fixture
+def world(database: Database, tmp_path: Path) -> tuple[Settings, User]:
+    settings = Settings(home=tmp_path, database_url=database.url, isolation="none", scheduler_lease_seconds=5)
+    name = f"quant{secrets.token_hex(3)}"
+    with database.session() as session:
+        user = service.ensure_user(session, name, roles=["user"], email=f"{name}@example.org")
+        session.expunge(user)
+    return settings, user
+
+
+def _job(database: Database, settings: Settings, owner: User, **spec: object) -> int:
+    with database.session() as session:
+        user = session.get(User, owner.id)
+        assert user is not None
+        return jobs.create_job(session, user, {"name": f"job{secrets.token_hex(3)}", **spec}, settings).id
+
+
+def _due_now(database: Database, job_id: int) -> None:
+    with database.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(next_run_at=utcnow() - timedelta(seconds=1)))
+
+
+def _run(database: Database, run_id: int) -> Run:
+    with database.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        session.expunge(run)
+        return run
+
+
+def test_a_job_runs_on_its_schedule_with_its_parameters(database: Database, world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    home = settings.home / "users" / owner.name
+    _notebook(home / "reports" / "daily.ipynb", "symbol = 'AAPL'\nlength = 5",
+              "import os, pathlib\nprint(f'report for {symbol} over {length} days')\n"
+              "pathlib.Path('written-by-run.txt').write_text(symbol)", kernel="alphabook-research")
+    job_id = _job(database, settings, owner, notebook="reports/daily.ipynb", cron="0 9 * * 1-5",
+                  timezone="America/New_York", parameters={"symbol": "MSFT"})
+    scheduler = Scheduler(settings, database)
+    assert scheduler.tick() == 0  # not due yet: 09:00 New York is in the future
+    _due_now(database, job_id)
+    assert scheduler.tick() == 1
+    assert scheduler.tick() == 0  # the time is taken; the job moved on to its next time
+    run_id = scheduler.work_once()
+    assert run_id is not None
+    run = _run(database, run_id)
+    assert run.status == RunStatus.SUCCEEDED, run.log[-3000:]
+    assert run.trigger == "schedule" and run.parameters == {"symbol": "MSFT"} and run.duration_seconds
+    assert (home / "reports" / "written-by-run.txt").read_text() == "MSFT"  # ran in the notebook's folder, in home
+    executed = nbformat.read(settings.run_store / str(run.output_path), as_version=4)
+    assert "report for MSFT over 5 days" in json.dumps(executed.cells[2].outputs)
+    assert "injected-parameters" in executed.cells[1].metadata["tags"]
+    assert "report for MSFT over 5 days" in outputs.as_html(run, settings)
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_run_at is not None and job.next_run_at > utcnow()
+
+
+def test_a_failing_cell_is_recorded_and_retried_with_backoff(database: Database,
+                                                           world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    _notebook(settings.home / "users" / owner.name / "fragile.ipynb", "divisor = 0", "x = 1", "print(10 / divisor)")
+    job_id = _job(database, settings, owner, notebook="fragile.ipynb", cron="0 0 1 1 *", max_retries=1,
+                  retry_backoff_seconds=1)
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.execute(update(Job).where(Job.id == job_id).values(kernel="python3"))
+        run_id = jobs.run_now(session, session.get(User, owner.id), job).id  # type: ignore[arg-type]
+    scheduler = Scheduler(settings, database)
+    assert scheduler.work_once() == run_id
+    first = _run(database, run_id)
+    assert first.status == RunStatus.QUEUED and first.attempt == 2 and first.trigger == "retry"
+    assert first.not_before > utcnow() - timedelta(seconds=1)
+    assert scheduler.work_once() is None  # waiting out its backoff
+    time.sleep(1.2)
+    assert scheduler.work_once() == run_id
+    final = _run(database, run_id)
+    assert final.status == RunStatus.FAILED and final.attempt == 2
+    assert final.failed_cell == 3  # In [3]: no parameters given, so none injected
+    assert final.error is not None and final.error.startswith("ZeroDivisionError: division by zero")
+    assert "print(10 / divisor)" in final.error
+    assert final.log.count("ZeroDivisionError") >= 2 and "attempt 1 failed; retrying in 1 s" in final.log
+
+
+def test_a_timeout_kills_the_kernel(database: Database, world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    pid_file = settings.home / "kernel.pid"
+    _notebook(settings.home / "users" / owner.name / "slow.ipynb", "seconds = 120",
+              f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))", "time.sleep(seconds)")
+    job_id = _job(database, settings, owner, notebook="slow.ipynb", cron="0 0 1 1 *")
+    with database.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(kernel="python3", timeout_seconds=8))
+        job = session.get(Job, job_id)
+        run_id = jobs.run_now(session, session.get(User, owner.id), job).id  # type: ignore[arg-type]
+    started = time.monotonic()
+    Scheduler(settings, database).work_once()
+    assert time.monotonic() - started < 60
+    run = _run(database, run_id)
+    assert run.status == RunStatus.TIMED_OUT and run.failed_cell == 3, run.log[-2000:]
+    assert "timeout of 8 s while cell 3 was running" in str(run.error)
+    kernel = int(pid_file.read_text())
+    assert not psutil.pid_exists(kernel) or psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE
+
+
+def test_cancel_stops_a_running_notebook_and_a_queued_one_never_starts(database: Database,
+                                                                       world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    _notebook(settings.home / "users" / owner.name / "long.ipynb", "seconds = 120", "import time",
+              "time.sleep(seconds)")
+    job_id = _job(database, settings, owner, notebook="long.ipynb", cron="0 0 1 1 *")
+    with database.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(kernel="python3"))
+        job = session.get(Job, job_id)
+        user = session.get(User, owner.id)
+        running_id = jobs.run_now(session, user, job).id  # type: ignore[arg-type]
+        queued = jobs.run_now(session, user, job)  # type: ignore[arg-type]
+        assert queue.cancel(session, queued).status == RunStatus.CANCELLED
+    scheduler = Scheduler(settings, database)
+    worker = threading.Thread(target=scheduler.work_once)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while _run(database, running_id).status != RunStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)
+    with database.session() as session:
+        run = session.get(Run, running_id)
+        assert run is not None
+        queue.cancel(session, run)
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert _run(database, running_id).status == RunStatus.CANCELLED
+    assert scheduler.work_once() is None  # the cancelled queued run is not picked up
+
+
+def test_two_schedulers_create_one_run_per_time_and_one_executor_per_run(database: Database,
+                                                                          world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    job_id = _job(database, settings, owner, notebook="never-run.ipynb", cron="* * * * *")
+    _due_now(database, job_id)
+    schedulers = [Scheduler(settings, database, name=f"scheduler-{n}") for n in range(4)]
+    barrier = threading.Barrier(len(schedulers))
+    created: list[int] = []
+
+    def tick(scheduler: Scheduler) -> None:
+        barrier.wait()
+        created.append(scheduler.tick())
+
+    threads = [threading.Thread(target=tick, args=(each,)) for each in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(created) == [0, 0, 0, 1]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Run).where(Run.job_id == job_id)) == 1
+
+    claims: list[Run | None] = []
+
+    def claim(scheduler: Scheduler) -> None:
+        barrier.wait()
+        with database.session() as session:
+            claims.append(queue.claim(session, scheduler.lease, per_owner=5))
+
+    threads = [threading.Thread(target=claim, args=(each,)) for each in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [won] = [each for each in claims if each is not None]
+    assert won.lease_owner in {each.lease.owner for each in schedulers}
+
+
+def test_a_crashed_executor_is_noticed_and_its_run_retried_not_run_twice(database: Database,
+                                                                         world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    job_id = _job(database, settings, owner, notebook="n.ipynb", cron="0 0 1 1 *", max_retries=1,
+                  retry_backoff_seconds=1)
+    crashed, rescuer = Scheduler(settings, database, name="crashed"), Scheduler(settings, database, name="rescuer")
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        run_id = jobs.run_now(session, session.get(User, owner.id), job).id  # type: ignore[arg-type]
+    with database.session() as session:
+        claimed = queue.claim(session, crashed.lease, per_owner=2)
+        assert claimed is not None and claimed.id == run_id
+    with database.session() as session:  # still leased: nobody else may take it, and nothing is recovered
+        assert queue.claim(session, rescuer.lease, per_owner=2) is None
+        assert queue.recover_expired(session) == []
+    with database.session() as session:  # the executor died: its lease lapses
+        session.execute(update(Run).where(Run.id == run_id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert rescuer.tick() == 0
+    run = _run(database, run_id)
+    assert run.status == RunStatus.QUEUED and run.attempt == 2 and "stopped renewing its lease" in run.log
+    with database.session() as session:  # the crashed one comes back: it may no longer record anything
+        assert not queue.finish(session, run_id, crashed.lease, RunStatus.SUCCEEDED, output_path=None,
+                                failed_cell=None, error=None, log="")
+        assert queue.renew(session, run_id, crashed.lease) == (False, False)
+
+
+@pytest.fixture
+def unix_person() -> Iterator[str]:
+    assert os.geteuid() == 0, "running a job as its owner needs root to switch to the owner's account"
+    name = f"sched{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["pkill", "--signal", "KILL", "-u", name], check=False)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def test_a_persons_run_executes_as_their_own_unix_account(database: Database, tmp_path: Path,
+                                                          unix_person: str) -> None:
+    settings = Settings(home=tmp_path, database_url=database.url, isolation="system-users")
+    entry = pwd.getpwnam(unix_person)
+    home = Path(entry.pw_dir)
+    _notebook(home / "whoami.ipynb", "note = ''", "import os\nopen('uid.txt', 'w').write(str(os.getuid()))",
+              kernel="alphabook-research")
+    subprocess.run(["chown", "-R", f"{unix_person}:{unix_person}", str(home)], check=True)
+    with database.session() as session:
+        user = service.ensure_user(session, unix_person, roles=["user"], email=f"{unix_person}@example.org")
+        job = jobs.create_job(session, user, {"name": "whoami", "notebook": "whoami.ipynb", "cron": "0 0 1 1 *"},
+                              settings)
+        run_id = jobs.run_now(session, user, job).id
+    Scheduler(settings, database).work_once()
+    run = _run(database, run_id)
+    assert run.status == RunStatus.SUCCEEDED, run.log[-3000:]
+    assert (home / "uid.txt").read_text() == str(entry.pw_uid)
+    assert (home / "uid.txt").stat().st_uid == entry.pw_uid
+
+
+def test_jobs_through_the_api(database: Database, tmp_path: Path) -> None:
+    """What a person does over HTTP: schedule a notebook, see when it runs next, run it now, read its output."""
+    from fastapi.testclient import TestClient
+
+    from alphabook.api.main import create_app
+    from tests.integration.market import API, key_for, ok, problem
+
+    settings = Settings(home=tmp_path, database_url=database.url, isolation="none")
+    name = f"apiquant{secrets.token_hex(3)}"
+    me = key_for(database, name)
+    _notebook(tmp_path / "users" / name / "hello.ipynb", "who = 'world'", "print(f'hello {who}')")
+    with TestClient(create_app(settings, prefix="/services/api/")) as client:
+        problem(client.post(f"{API}/jobs", headers=me, json={"name": "bad", "notebook": "hello.ipynb",
+                                                             "cron": "0 25 * * *"}), 422, "not a cron schedule")
+        problem(client.post(f"{API}/jobs", headers=me, json={"name": "escape", "notebook": "../etc/x.ipynb",
+                                                             "cron": "0 9 * * *"}), 422, "not a notebook in your home")
+        problem(client.post(f"{API}/jobs", headers=me, json={"name": "both", "notebook": "hello.ipynb",
+                                                             "platform": "payouts.ipynb", "cron": "0 9 * * *"}),
+                422, "exactly one thing")
+        job = ok(client.post(f"{API}/jobs", headers=me, json={
+            "name": "hello", "notebook": "hello.ipynb", "cron": "0 9 * * 1-5", "timezone": "Europe/London",
+            "parameters": {"who": "alphabook"}, "notify": {"on": ["failure"], "email": "me@example.org"}}), 201)
+        assert job["schedule"] == "At 09:00 on Monday through Friday (Europe/London)"
+        assert job["kernel"] == "alphabook-research" and job["next_run_at"] is not None
+        problem(client.post(f"{API}/jobs", headers=me, json={"name": "hello", "notebook": "hello.ipynb",
+                                                             "cron": "0 9 * * *"}), 409, "already have a job")
+        paused = ok(client.patch(f"{API}/jobs/{job['id']}", headers=me, json={"enabled": False}))
+        assert paused["next_run_at"] is None
+        with database.session() as session:
+            session.execute(update(Job).where(Job.id == job["id"]).values(kernel="python3"))
+        run = ok(client.post(f"{API}/jobs/{job['id']}/run", headers=me), 201)
+        assert run["status"] == "queued" and run["trigger"] == "manual"
+        assert Scheduler(settings, database).work_once() == run["id"]
+        done = ok(client.get(f"{API}/runs/{run['id']}", headers=me))
+        assert done["status"] == "succeeded" and done["has_output"] and done["duration_seconds"] > 0
+        assert "hello alphabook" in client.get(f"{API}/runs/{run['id']}/output", headers=me).text
+        executed = client.get(f"{API}/runs/{run['id']}/output", params={"format": "ipynb"}, headers=me)
+        assert executed.headers["content-type"].startswith("application/x-ipynb+json")
+        assert "hello alphabook" in executed.text and "attempt 1: succeeded" in client.get(
+            f"{API}/runs/{run['id']}/log", headers=me).text
+        assert [each["id"] for each in ok(client.get(f"{API}/jobs/{job['id']}/runs", headers=me))] == [run["id"]]
+        problem(client.post(f"{API}/runs/{run['id']}/cancel", headers=me), 409, "already succeeded")
+        stranger = key_for(database, f"other{secrets.token_hex(3)}")
+        problem(client.get(f"{API}/runs/{run['id']}", headers=stranger), 404)
+        problem(client.get(f"{API}/jobs/{job['id']}", headers=stranger), 404)
+        assert client.delete(f"{API}/jobs/{job['id']}", headers=me).status_code == 204

@@ -5,10 +5,13 @@ run the same time twice. Notebooks really run (papermill, real kernels); only th
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import os
 import pwd
 import secrets
+import socket
 import subprocess
 import threading
 import time
@@ -19,17 +22,23 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+from fastapi.testclient import TestClient
 from nbformat.v4 import new_code_cell, new_notebook
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from alphabook.accounts import service
 from alphabook.accounts.models import User
+from alphabook.api.main import create_app
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
+from alphabook.core.webhook_signatures import signature
 from alphabook.scheduler import jobs, outputs, queue
 from alphabook.scheduler.models import Job, Run, RunStatus
 from alphabook.scheduler.worker import Scheduler
+from tests.integration.market import API, key_for, ok, problem
 
 
 def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
@@ -38,6 +47,19 @@ def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
     book.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(book, path)
+
+
+@pytest.fixture(autouse=True)
+def no_other_jobs(database: Database) -> Iterator[None]:
+    """The scheduler takes any runnable run in the database: each test starts and ends with none."""
+    clear_jobs(database)
+    yield
+    clear_jobs(database)
+
+
+def clear_jobs(database: Database) -> None:
+    with database.session() as session:
+        session.execute(delete(Job))
 
 
 @pytest.fixture
@@ -273,11 +295,6 @@ def test_a_persons_run_executes_as_their_own_unix_account(database: Database, tm
 
 def test_jobs_through_the_api(database: Database, tmp_path: Path) -> None:
     """What a person does over HTTP: schedule a notebook, see when it runs next, run it now, read its output."""
-    from fastapi.testclient import TestClient
-
-    from alphabook.api.main import create_app
-    from tests.integration.market import API, key_for, ok, problem
-
     settings = Settings(home=tmp_path, database_url=database.url, isolation="none")
     name = f"apiquant{secrets.token_hex(3)}"
     me = key_for(database, name)
@@ -306,7 +323,9 @@ def test_jobs_through_the_api(database: Database, tmp_path: Path) -> None:
         assert Scheduler(settings, database).work_once() == run["id"]
         done = ok(client.get(f"{API}/runs/{run['id']}", headers=me))
         assert done["status"] == "succeeded" and done["has_output"] and done["duration_seconds"] > 0
-        assert "hello alphabook" in client.get(f"{API}/runs/{run['id']}/output", headers=me).text
+        rendered = client.get(f"{API}/runs/{run['id']}/output", headers=me)
+        assert "hello alphabook" in rendered.text
+        assert rendered.headers["content-security-policy"].startswith("sandbox")  # outputs may carry scripts
         executed = client.get(f"{API}/runs/{run['id']}/output", params={"format": "ipynb"}, headers=me)
         assert executed.headers["content-type"].startswith("application/x-ipynb+json")
         assert "hello alphabook" in executed.text and "attempt 1: succeeded" in client.get(
@@ -317,3 +336,62 @@ def test_jobs_through_the_api(database: Database, tmp_path: Path) -> None:
         problem(client.get(f"{API}/runs/{run['id']}", headers=stranger), 404)
         problem(client.get(f"{API}/jobs/{job['id']}", headers=stranger), 404)
         assert client.delete(f"{API}/jobs/{job['id']}", headers=me).status_code == 204
+
+
+def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: Database,
+                                                                     world: tuple[Settings, User]) -> None:
+    """A real SMTP server (aiosmtpd) and a real HTTP endpoint receive the notification of a failed run."""
+    settings, owner = world
+    mails: list[object] = []
+
+    class Inbox(Message):
+        def handle_message(self, message: object) -> None:
+            mails.append(message)
+
+    posts: list[tuple[dict[str, str], bytes]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(({key.lower(): value for key, value in self.headers.items()},
+                          self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
+                                               "smtp_starttls": False})
+        _notebook(settings.home / "users" / owner.name / "broken.ipynb", "x = 0", "1 / x")
+        job_id = _job(database, settings, owner, notebook="broken.ipynb", cron="0 0 1 1 *", notify={
+            "on": ["failure"], "email": "quant@example.org",
+            "webhook": f"http://127.0.0.1:{web.server_address[1]}/hook"})
+        with database.session() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(kernel="python3"))
+            job = session.get(Job, job_id)
+            assert job is not None and job.notify["secret"].startswith("whsec_")
+            secret = job.notify["secret"]
+            run_id = jobs.run_now(session, session.get(User, owner.id), job).id  # type: ignore[arg-type]
+        Scheduler(settings, database).work_once()
+    finally:
+        smtp.stop()
+        web.shutdown()
+    run = _run(database, run_id)
+    assert run.status == RunStatus.FAILED
+    [mail] = mails
+    assert "run " + str(run_id) + " failed" in mail["Subject"] and mail["To"] == "quant@example.org"  # type: ignore[index]
+    assert "Cell 2: ZeroDivisionError" in mail.get_payload()  # type: ignore[attr-defined]
+    [(headers, body)] = posts
+    expected = signature(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
+    assert headers["webhook-signature"] == "v1," + expected.decode() and base64.b64decode(expected)
+    sent = json.loads(body)
+    assert sent["type"] == "run.failed" and sent["run"]["failed_cell"] == 2 and sent["job"]["id"] == job_id
+    assert "notification: e-mail sent to quant@example.org" in run.log and "answered 204" in run.log

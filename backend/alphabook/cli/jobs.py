@@ -7,11 +7,13 @@ people use the API, the dashboards' Runs page or JupyterLab.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -54,9 +56,15 @@ def _user(session: Session, name: str) -> User:
 
 @scheduler_app.command("run")
 def run(once: Annotated[bool, typer.Option(help="One tick and at most one run, then exit.")] = False) -> None:
-    """Create due runs and execute them until stopped (Ctrl+C, SIGTERM); several may run side by side."""
+    """Create due runs and execute them until stopped (Ctrl+C, SIGTERM); several may run side by side.
+
+    In distributed mode (ALPHABOOK_SCHEDULER_BACKEND=celery) this is Celery beat, and workers execute the runs."""
     from alphabook.scheduler.worker import Scheduler
 
+    if get_settings().scheduler_backend == "celery" and not once:
+        settings = get_settings()
+        migrations.upgrade(settings.effective_database_url)
+        _celery("beat", f"--schedule={settings.home / 'celerybeat-schedule'}")
     with _database() as (settings, database):
         scheduler = Scheduler(settings, database)
         if once:
@@ -74,6 +82,21 @@ def run(once: Annotated[bool, typer.Option(help="One tick and at most one run, t
         console.print(f"scheduling notebook runs ({settings.scheduler_workers} at once); stop with Ctrl+C",
                       highlight=False)
         scheduler.serve(stop)
+
+
+@scheduler_app.command("worker")
+def worker() -> None:
+    """A Celery worker executing runs (distributed mode, ALPHABOOK_SCHEDULER_BACKEND=celery); start any number."""
+    settings = get_settings()
+    migrations.upgrade(settings.effective_database_url)
+    _celery("worker", f"--concurrency={settings.scheduler_workers}", f"--queues={settings.celery_queue}",
+            "--loglevel=INFO")
+
+
+def _celery(*args: str) -> None:
+    """Become the Celery program (same venv) with the alphabook app; it handles its own signals."""
+    program = Path(sys.executable).parent / "celery"
+    os.execv(program, [str(program), "--app=alphabook.scheduler.celery_app", *args])
 
 
 @jobs_app.command("list")

@@ -185,6 +185,22 @@ class Settings(BaseSettings):
         "(it is then retried or failed); executors renew every few seconds."))
     scheduler_poll_seconds: float = Field(default=2.0, gt=0, le=60, description=(
         "How often the embedded scheduler looks for due jobs and queued runs."))
+    scheduler_backend: Literal["embedded", "celery"] = Field(default="embedded", description=(
+        "'embedded': the hub's scheduler service creates and executes runs itself. 'celery': Celery beat creates "
+        "them and Celery workers ('alphabook scheduler worker', any number, on any machine sharing the database) "
+        "execute them, with Redis as the broker."))
+    celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description=(
+        "The Celery broker in distributed mode (Redis)."))
+    celery_queue: str = Field(default="alphabook-runs", max_length=100, description=(
+        "The Celery queue runs go through (several installations may share one Redis)."))
+    smtp_host: str | None = Field(default=None, description=(
+        "SMTP server for e-mail notifications (scheduled runs). Unset: e-mail notifications are not sent, and "
+        "the run's log says so."))
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="alphabook <noreply@localhost>", description="The From of notification e-mails.")
     scheduler_default_timeout_seconds: int = Field(default=3600, ge=10, le=7 * 86_400, description=(
         "A job's timeout when it does not set one; the kernel is killed when it is reached."))
 

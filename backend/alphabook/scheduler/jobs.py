@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import Role, User
+from alphabook.core import webhook_signatures
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -58,7 +59,8 @@ def create_job(session: Session, owner: User, spec: JobSpec, settings: Settings)
               run_at=spec.get("run_at"),
               timeout_seconds=spec.get("timeout_seconds") or settings.scheduler_default_timeout_seconds,
               max_retries=spec.get("max_retries", 0), retry_backoff_seconds=spec.get("retry_backoff_seconds", 60),
-              notify=dict(spec.get("notify") or {}), enabled=spec.get("enabled", True), created_at=now, updated_at=now)
+              notify=_with_secret(spec.get("notify") or {}, {}), enabled=spec.get("enabled", True), created_at=now,
+              updated_at=now)
     job.next_run_at = _next_time(job.cron, timezone, job.run_at, now) if job.enabled else None
     session.add(job)
     try:
@@ -94,6 +96,14 @@ def _what_it_runs(session: Session, owner: User, spec: JobSpec) -> tuple[str, st
     return JobSource.LISTING, f"{listing.slug}@{version.version}", version.id, SANDBOX_KERNEL
 
 
+def _with_secret(notify: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """The notification settings, with the secret that signs webhook POSTs (kept across changes, made once)."""
+    settings = dict(notify)
+    if settings.get("webhook"):
+        settings["secret"] = before.get("secret") or webhook_signatures.new_secret()
+    return settings
+
+
 def _visible(user: User, job: Job) -> bool:
     return job.owner_id == user.id or user.has_role(Role.ADMIN.value)
 
@@ -115,7 +125,7 @@ def update_job(session: Session, user: User, job: Job, changes: JobSpec) -> Job:
     if unknown:
         raise InvalidInput(f"These cannot be changed: {', '.join(sorted(unknown))}; make a new job instead.")
     for key, value in changes.items():
-        setattr(job, key, dict(value) if isinstance(value, Mapping) else value)
+        setattr(job, key, _with_secret(value, job.notify) if key == "notify" else value)
     now = utcnow()
     job.updated_at = now
     job.next_run_at = _next_time(job.cron, job.timezone, job.run_at, now) if job.enabled else None

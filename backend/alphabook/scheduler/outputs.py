@@ -8,7 +8,11 @@ from alphabook.core.config import Settings
 from alphabook.core.errors import NotFound
 from alphabook.scheduler.models import Run
 
-__all__ = ["as_html", "notebook_path"]
+__all__ = ["SANDBOXED", "as_html", "notebook_path"]
+
+#: Served with every rendered run: a notebook's outputs may hold scripts (a listing's are someone else's), so the
+#: page runs in an opaque origin of its own, where scripts cannot read the viewer's cookies or call our services.
+SANDBOXED = "sandbox allow-scripts allow-popups; frame-ancestors 'self'"
 
 
 def notebook_path(run: Run, settings: Settings) -> Path:

@@ -18,7 +18,9 @@ class Notify(BaseModel):
 
     on: list[Literal["failure", "success"]] = Field(default=["failure"])
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
-    webhook: HttpUrl | None = Field(default=None, description="Receives a signed POST (Standard Webhooks headers).")
+    webhook: HttpUrl | None = Field(default=None, description=(
+        "Receives a POST signed with Standard Webhooks headers; the job shows the secret (notify.secret) to check "
+        "them with."))
 
 
 class JobPatch(BaseModel):

@@ -24,7 +24,7 @@ from alphabook.accounts.models import User
 from alphabook.core.config import PROJECT_ROOT, Settings
 from alphabook.core.db import Database
 from alphabook.marketplace.models import ListingVersion
-from alphabook.scheduler import queue
+from alphabook.scheduler import notify, queue
 from alphabook.scheduler.execution import Beat, Outcome, Prepared, run_notebook
 from alphabook.scheduler.homes import account_of
 from alphabook.scheduler.models import JobSource, Run, RunStatus
@@ -115,8 +115,12 @@ class Scheduler:
             recorded = queue.finish(session, run_id, self.lease, outcome.status, output_path=stored,
                                     failed_cell=outcome.failed_cell, error=outcome.error, log=outcome.log)
             run = session.get(Run, run_id)
-            if recorded and run is not None and outcome.status in RETRYABLE:
-                queue.requeue(session, run, outcome.error or str(outcome.status))
+            if not recorded or run is None:
+                return
+            if outcome.status in RETRYABLE and queue.requeue(session, run, outcome.error or str(outcome.status)):
+                return  # not the end yet: the owner hears about the last attempt
+            for line in notify.send(run.job, run, self.settings):
+                run.log += f"--- notification: {line}\n"
 
     # --- embedded mode --------------------------------------------------------------------------------------
     def serve(self, stop: threading.Event) -> None:

@@ -24,7 +24,6 @@ commits them. An unknown hook is the only case that raises (NotFound) and stores
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
@@ -40,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alphabook.core import audit
+from alphabook.core import audit, webhook_signatures
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.errors import AlphabookError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -226,12 +225,10 @@ def _authenticate(hook: Hook, delivery: Delivery, body: Mapping[str, Any] | None
                                   "headers (Standard Webhooks).")
         if not stamp.isdigit():
             raise Unauthenticated("webhook-timestamp must be whole seconds since 1970 (UTC).")
-        content = f"{webhook_id}.{stamp}.".encode() + delivery.body
         offered = [part.partition(",")[2].encode() for part in signatures.split() if part.startswith("v1,")]
         matched = False
         for secret in candidates:
-            key = base64.b64decode(secret.removeprefix("whsec_"))
-            expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest())
+            expected = webhook_signatures.signature(secret, webhook_id, stamp, delivery.body)
             for signature in offered:
                 matched |= hmac.compare_digest(expected, signature)
         if not matched:

@@ -15,7 +15,6 @@ so senders can be updated without missing an alert. Receiving alerts is :mod:`al
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alphabook.core import audit
+from alphabook.core import audit, webhook_signatures
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import Conflict, InvalidInput, NotFound
 from alphabook.trading import locking
@@ -52,7 +51,7 @@ class NewSecret:
 
 def new_secret(format: HookFormat | str) -> str:
     if HookFormat(format) is HookFormat.SIGNED:
-        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")  # Standard Webhooks' form
+        return webhook_signatures.new_secret()
     return secrets.token_urlsafe(32)
 
 

@@ -143,6 +143,6 @@ def test_a_signed_in_person_follows_a_listed_provider_with_a_multiplier(hub: Run
     expect(stat(page, "account")).to_have_text("Paper account")
     expect(page.get_by_role("button", name="Start my demo")).to_have_count(0)
     page.goto(dashboards(hub, "runs"))
-    expect(page.get_by_text("Scheduled notebook runs will appear here")).to_be_visible()
+    expect(page.get_by_text("You have no scheduled notebooks yet")).to_be_visible()
     shot("runs")
     database.dispose()

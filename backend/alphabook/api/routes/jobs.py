@@ -84,4 +84,5 @@ async def run_output(run_id: int, user: CurrentUser, session: SessionDep, settin
     if format == "ipynb":
         return FileResponse(outputs.notebook_path(run, settings), media_type="application/x-ipynb+json",
                             filename=f"run-{run.id}.ipynb")
-    return HTMLResponse(await run_in_threadpool(outputs.as_html, run, settings))
+    return HTMLResponse(await run_in_threadpool(outputs.as_html, run, settings),
+                        headers={"Content-Security-Policy": outputs.SANDBOXED})

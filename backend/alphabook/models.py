@@ -4,6 +4,7 @@ from alphabook.accounts.models import ApiKey, Password, User
 from alphabook.core.audit import AuditEntry
 from alphabook.core.db import Base
 from alphabook.marketplace.models import Entitlement, Flag, Listing, ListingVersion, Rating
+from alphabook.marketplace.verified import VerifiedBacktest
 from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, PayoutAccount, Purchase
 from alphabook.scheduler.models import Job, Run
 from alphabook.trading.copy.models import (
@@ -60,5 +61,6 @@ __all__ = [
            "Subscription",
            "TradingAccount",
            "User",
+           "VerifiedBacktest",
            "Watchlist",
 ]

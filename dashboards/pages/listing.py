@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from alphabook.accounts import service as accounts
 from alphabook.core.errors import AlphabookError
-from alphabook.marketplace import entitlements, listings, previews, ratings
+from alphabook.marketplace import entitlements, listings, previews, ratings, verified
 from alphabook.marketplace.models import Listing, ListingKind
 from alphabook.marketplace.notebook_pages import notebook_page
 from alphabook.marketplace.params import parse_schema
@@ -230,6 +230,25 @@ def _report(listing: Listing) -> pn.viewable.Viewable:
         "| Measure | Value |\n|---|---|\n" + "\n".join(rows) + f"\n\n*{deflated.get('verdict', '')}*")
 
 
+def _verified_badge(session: Session, listing: Listing) -> pn.viewable.Viewable:
+    """The signed record of the platform's own re-run (:mod:`alphabook.marketplace.verified`), and how to check it."""
+    record = verified.latest(session, listing)
+    if record is None:
+        return notice("Not verified yet: alphabook re-runs every approved listing nightly on a pinned dataset and "
+                      "signs what it finds.")
+    valid = verified.signature_valid(record, context.settings())
+    mark = ('<span style="color:#1a7f37;font-weight:600">✔ Verified</span>' if valid else
+            '<span style="color:#cf222e;font-weight:600">✗ Signature does not match</span>')
+    api = f"{context.settings().base_url}/services/api/api/listings/{listing.slug}/verified"
+    return pn.pane.HTML(
+        f"<p>{mark} on {record.created_at:%Y-%m-%d %H:%M} UTC: version {html.escape(record.version)} re-run by "
+        f"alphabook on {html.escape(record.dataset)} with its default parameters.<br>"
+        f"<small>data sha256 <code>{record.data_sha256[:16]}…</code> · code sha256 <code>{record.code_sha256[:16]}…"
+        f"</code> · output sha256 <code>{record.report.get('output_sha256', '')[:16]}…</code><br>The signed record: "
+        f'<a href="{html.escape(api)}">{html.escape(api)}</a>; re-run it yourself with '
+        f"<code>POST …/verified/recheck</code>.</small></p>", sizing_mode="stretch_width")
+
+
 def _versions(listing: Listing) -> pn.pane.Markdown:
     lines = [f"- **{version.version}**{' (current)' if version.active else ''}"
              f"{' · breaking' if version.breaking else ''} · {version.created_at:%Y-%m-%d} UTC — "
@@ -268,7 +287,7 @@ def _body(session: Session, slug: str) -> list[pn.viewable.Viewable]:
         sections.append(_notebook_preview(listing))
     elif listing.active_version is not None:
         sections.append(_preview_section(listing))
-    sections += [pn.pane.Markdown("## Verified backtest"), _report(listing),
+    sections += [pn.pane.Markdown("## Verified backtest"), _verified_badge(session, listing), _report(listing),
                  pn.pane.Markdown("## Versions and changelog"), _versions(listing),
                  pn.pane.Markdown("## Reviews"), _reviews(session, listing)]
     return sections

@@ -29,7 +29,7 @@ from alphabook.marketplace.params import parse_schema, resolve
 from alphabook.sandbox.base import Executor
 from alphabook.sandbox.errors import SandboxBusy, SandboxUnavailable
 
-__all__ = ["PREVIEW_BARS", "reference_bars", "run_checks"]
+__all__ = ["PREVIEW_BARS", "backtest_summary", "reference_bars", "run_checks"]
 
 PREVIEW_BARS = 250
 REFERENCE_BARS = 1000
@@ -72,7 +72,7 @@ def run_checks(kind: str, code: str, schema: Sequence[Mapping[str, Any]], execut
         if output is not None:
             preview = _preview(bars, output)
             if kind == "strategy":
-                backtest = _step(steps, "backtest", lambda: _backtest(bars, output, trials))
+                backtest = _step(steps, "backtest", lambda: backtest_summary(bars, output, trials))
     report: dict[str, Any] = {"ok": all(step["ok"] for step in steps), "steps": steps}
     if backtest is not None:
         report["backtest"] = backtest
@@ -146,7 +146,7 @@ def _preview(bars: pd.DataFrame, output: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _backtest(bars: pd.DataFrame, output: pd.DataFrame, trials: int) -> dict[str, Any]:
+def backtest_summary(bars: pd.DataFrame, output: pd.DataFrame, trials: int) -> dict[str, Any]:
     from alphabook.research.backtest.signals import Signals
     from alphabook.research.backtest.single import backtest
     from alphabook.research.optimize.overfitting import deflated_sharpe_ratio

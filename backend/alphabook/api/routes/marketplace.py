@@ -6,14 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, status
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from alphabook.accounts.models import Role
+from alphabook.accounts.models import Role, User
 from alphabook.api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
 from alphabook.api.marketplace_deps import ExecutorDep, ProviderDep, find_listing
 from alphabook.api.ratelimit import rate_limit
-from alphabook.core.errors import Forbidden
+from alphabook.core.errors import Forbidden, NotFound
 from alphabook.marketplace import checks, entitlements, listings, moderation, ratings, running, stats
+from alphabook.marketplace import verified as verified_backtests
 from alphabook.marketplace.schemas import (
     ListingCreate,
     ListingDetail,
@@ -189,6 +191,39 @@ async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: 
                                for column in output.columns})
 
     return await run_in_threadpool(work)
+
+
+@router.get(LISTING + "/verified")
+def verified(creator: str, name: str, user: OptionalUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The latest verified backtest of the listing: the signed record, and whether its signature checks."""
+    record = _verified_record(session, creator, name, user)
+    return {"version": record.version, "dataset": record.dataset, "data_sha256": record.data_sha256,
+            "code_sha256": record.code_sha256, "parameters": record.parameters, "seed": record.seed,
+            "environment": record.environment, "report": record.report, "signature": record.signature,
+            "created_at": record.created_at, "signature_valid": verified_backtests.signature_valid(record, settings)}
+
+
+@router.post(LISTING + "/verified/recheck")
+async def recheck_verified(creator: str, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                           executor: ExecutorDep) -> dict[str, Any]:
+    """Run the verified record again (same version, data and seed) in the sandbox and compare every number."""
+    def work() -> dict[str, Any]:
+        outcome = verified_backtests.recheck(session, _verified_record(session, creator, name, user), settings,
+                                             executor())
+        return {"reproduced": outcome.reproduced, "signature_valid": outcome.signature_valid,
+                "same_data": outcome.same_data, "same_code": outcome.same_code,
+                "differences": {key: {"recorded": was, "now": now} for key, (was, now) in outcome.differences.items()}}
+
+    return await run_in_threadpool(work)
+
+
+def _verified_record(session: Session, creator: str, name: str,
+                     user: User | None) -> verified_backtests.VerifiedBacktest:
+    listing = find_listing(session, creator, name, user)
+    record = verified_backtests.latest(session, listing)
+    if record is None:
+        raise NotFound(f"{listing.slug} has not been verified yet; the platform verifies approved listings nightly.")
+    return record
 
 
 @router.get("/creator/stats")

@@ -35,10 +35,11 @@ from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.core.webhook_signatures import signature
+from alphabook.marketplace import entitlements
 from alphabook.scheduler import jobs, outputs, queue
 from alphabook.scheduler.models import Job, Run, RunStatus
 from alphabook.scheduler.worker import Scheduler
-from tests.integration.market import API, key_for, ok, problem
+from tests.integration.market import API, key_for, make_listing, ok, problem
 
 
 def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
@@ -395,3 +396,32 @@ def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: D
     sent = json.loads(body)
     assert sent["type"] == "run.failed" and sent["run"]["failed_cell"] == 2 and sent["job"]["id"] == job_id
     assert "notification: e-mail sent to quant@example.org" in run.log and "answered 204" in run.log
+
+
+def test_a_bought_notebook_listing_runs_in_the_sandbox_kernel(database: Database, world: tuple[Settings, User],
+                                                             tmp_path: Path) -> None:
+    """Someone else's notebook runs in alphabook-sandbox: its code gets neither the network nor any home."""
+    settings, owner = world
+    book = new_notebook(cells=[
+        new_code_cell("rows = 3", metadata={"tags": ["parameters"]}),
+        new_code_cell("import os, socket\nprint('rows', rows, 'home', os.environ.get('HOME'))\n"
+                      "try:\n    socket.create_connection(('127.0.0.1', 5432), timeout=2)\n    print('network: yes')\n"
+                      "except OSError:\n    print('network: no')\nprint('homes:', os.path.exists('/home'), "
+                      f"os.path.exists({str(tmp_path)!r}))")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with database.session() as session:
+        creator = service.ensure_user(session, f"nbmaker{secrets.token_hex(3)}", roles=["user", "creator"])
+        listing = make_listing(session, creator, f"report{secrets.token_hex(3)}", 0, kind="notebook")
+        listing.versions[0].code = nbformat.writes(book)
+        buyer = session.get(User, owner.id)
+        assert buyer is not None
+        entitlements.install(session, buyer, listing)
+        job = jobs.create_job(session, buyer, {"name": "bought-report", "listing": listing.slug,
+                                               "cron": "0 7 * * *", "parameters": {"rows": 7}}, settings)
+        assert job.kernel == "alphabook-sandbox" and job.notebook_path == f"{listing.slug}@1.0.0"
+        run_id = jobs.run_now(session, buyer, job).id
+    Scheduler(settings, database).work_once()
+    run = _run(database, run_id)
+    assert run.status == RunStatus.SUCCEEDED, f"{run.error}\n{run.log[-3000:]}"
+    printed = json.dumps(nbformat.read(settings.run_store / str(run.output_path), as_version=4).cells[2].outputs)
+    assert "rows 7 home /tmp" in printed and "network: no" in printed and "homes: False False" in printed

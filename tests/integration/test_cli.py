@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
 from sqlalchemy import inspect
 
 from alphabook import __version__
@@ -92,3 +94,39 @@ def test_library_seed_is_idempotent_and_browsable(tmp_path: Path, fresh_database
             assert {"name": "timeperiod", "type": "int"}.items() <= rsi.parameter_schema[0].items()
     finally:
         database.dispose()
+
+
+def test_jobs_from_the_command_line(tmp_path: Path, fresh_database_url: str) -> None:
+    """An operator schedules a person's notebook, queues a run, lets one scheduler turn execute it, reads it."""
+    assert _run(["db", "upgrade"], tmp_path, fresh_database_url).returncode == 0
+    assert _run(["user", "create", "quant", "--password-stdin"], tmp_path, fresh_database_url,
+                stdin="a-quiet-orchard-in-june-42").returncode == 0
+    book = new_notebook(cells=[new_code_cell("who = 'x'", metadata={"tags": ["parameters"]}),
+                               new_code_cell("print('report for', who)")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "users" / "quant").mkdir(parents=True)
+    nbformat.write(book, tmp_path / "users" / "quant" / "report.ipynb")
+    isolation = {"ALPHABOOK_ISOLATION": "none"}
+    bad = _run(["jobs", "create", "--user", "quant", "--name", "r", "--notebook", "report.ipynb", "--cron", "0 9 * *"],
+               tmp_path, fresh_database_url, **isolation)
+    assert bad.returncode != 0 and "not a cron schedule" in bad.stdout + bad.stderr
+    created = _run(["jobs", "create", "--user", "quant", "--name", "report", "--notebook", "report.ipynb",
+                    "--cron", "0 9 * * 1-5", "--tz", "Europe/Paris", "-p", "who=desk"], tmp_path, fresh_database_url,
+                   **isolation)
+    assert created.returncode == 0 and "job 1 created" in created.stdout, created.stdout + created.stderr
+    listed = _run(["jobs", "list", "--user", "quant"], tmp_path, fresh_database_url, **isolation)
+    assert "At 09:00 on Monday through Friday (Europe/Paris)" in listed.stdout
+    database = Database(fresh_database_url)
+    try:
+        with database.engine.begin() as connection:  # the python3 kernel: this test is about the command line
+            connection.exec_driver_sql("UPDATE jobs SET kernel = 'python3'")
+    finally:
+        database.dispose()
+    assert "run 1 queued" in _run(["jobs", "run", "--user", "quant", "1"], tmp_path, fresh_database_url,
+                                  **isolation).stdout
+    turn = _run(["scheduler", "run", "--once"], tmp_path, fresh_database_url, **isolation)
+    assert "run 1 executed" in turn.stdout, turn.stdout + turn.stderr
+    runs = _run(["jobs", "runs", "--user", "quant"], tmp_path, fresh_database_url, **isolation)
+    assert "succeeded" in runs.stdout
+    html = _run(["jobs", "output", "--user", "quant", "1"], tmp_path, fresh_database_url, **isolation)
+    assert "report for desk" in html.stdout

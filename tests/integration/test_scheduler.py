@@ -425,3 +425,25 @@ def test_a_bought_notebook_listing_runs_in_the_sandbox_kernel(database: Database
     assert run.status == RunStatus.SUCCEEDED, f"{run.error}\n{run.log[-3000:]}"
     printed = json.dumps(nbformat.read(settings.run_store / str(run.output_path), as_version=4).cells[2].outputs)
     assert "rows 7 home /tmp" in printed and "network: no" in printed and "homes: False False" in printed
+
+
+def test_a_persons_runs_wait_for_their_concurrency_limit_and_a_one_off_runs_once(
+        database: Database, world: tuple[Settings, User]) -> None:
+    settings, owner = world
+    job_id = _job(database, settings, owner, notebook="n.ipynb", cron="0 0 1 1 *")
+    once = _job(database, settings, owner, notebook="n.ipynb", run_at=utcnow() - timedelta(seconds=1))
+    first, second = Scheduler(settings, database, name="first"), Scheduler(settings, database, name="second")
+    with database.session() as session:
+        user, job = session.get(User, owner.id), session.get(Job, job_id)
+        jobs.run_now(session, user, job)  # type: ignore[arg-type]
+        jobs.run_now(session, user, job)  # type: ignore[arg-type]
+    with database.session() as session:
+        assert queue.claim(session, first.lease, per_owner=1) is not None
+        assert queue.claim(session, second.lease, per_owner=1) is None  # their one slot is taken
+        assert queue.claim(session, second.lease, per_owner=2) is not None  # a second slot lets the next one in
+    assert first.tick() == 1  # the one-off came due: one run, and the job is done scheduling
+    assert first.tick() == 0
+    with database.session() as session:
+        done = session.get(Job, once)
+        assert done is not None and done.next_run_at is None and not done.enabled
+        assert session.scalar(select(func.count()).select_from(Run).where(Run.job_id == once)) == 1

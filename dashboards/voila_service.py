@@ -24,6 +24,7 @@ import os
 import sys
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 import voila.app
 from jupyter_core.utils import ensure_async
@@ -138,9 +139,10 @@ def arguments() -> list[str]:
     for folder in ("listings", "runs"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/voila/")
-    port = os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.voila_port}").rsplit(":", 1)[1]
+    service = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.voila_port}"))
     return [
-        str(root), "--no-browser", "--Voila.ip=127.0.0.1", f"--Voila.port={port.strip('/')}",
+        str(root), "--no-browser", f"--Voila.ip={service.hostname or '127.0.0.1'}",
+        f"--Voila.port={service.port or settings.voila_port}",
         f"--Voila.base_url={prefix}", f"--Voila.server_url={prefix}",
         f"--Voila.identity_provider_class={HubSignIn.__module__}.HubSignIn",
         f"--VoilaConfiguration.multi_kernel_manager_class={PerPersonKernels.__module__}.PerPersonKernels",

@@ -24,7 +24,9 @@ settings.ensure_home()
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 running_as_root = os.geteuid() == 0
-system_users = settings.isolation == "system-users" or (settings.isolation == "auto" and running_as_root)
+containers = settings.spawner != "local"  # user servers in containers or pods: no Unix accounts on the hub
+system_users = not containers and (
+    settings.isolation == "system-users" or (settings.isolation == "auto" and running_as_root))
 
 # --- the database is migrated and an administrator exists before anyone logs in -----------------
 migrations.upgrade(settings.effective_database_url)
@@ -35,6 +37,9 @@ if _admin.new_password:
 # --- hub, proxy, state ------------------------------------------------------------------------------
 c.JupyterHub.bind_url = f"http://{settings.hub_ip}:{settings.hub_port}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub_api_port}"
+if settings.hub_connect_host:  # servers and services elsewhere (containers, pods) reach the hub's API by name
+    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{settings.hub_api_port}"
+    c.JupyterHub.hub_connect_url = f"http://{settings.hub_connect_host}:{settings.hub_api_port}"
 c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(settings.hub_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
@@ -66,21 +71,33 @@ for _name in ("github_client_secret", "google_client_secret"):
 c.JupyterHub.load_groups = {"creators": {}}
 
 # --- one isolated JupyterLab per person -------------------------------------------------------------
-c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+c.Spawner.cmd = ["jupyterhub-singleuser"] if containers else [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 # The notebook SDK (``import alphabook as ab``) and the JupyterLab extension find the API here and call it
 # with the server's own hub token (JUPYTERHUB_API_TOKEN), so nothing needs configuring inside a notebook.
 c.Spawner.environment = {
-    "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
-    "ALPHABOOK_API_URL": f"http://127.0.0.1:{settings.api_port}/services/api/api",
+    "ALPHABOOK_API_URL": f"http://{settings.api_host}:{settings.api_port}/services/api/api",
     "ALPHABOOK_PUBLIC_URL": settings.base_url,
-}
+} | ({} if containers else {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"})
 # Kernels run in bubblewrap (kernels/README.md): only alphabook-research (default) and alphabook-sandbox
 # may start, and the server reaches them over ipc sockets because the sandbox has no network.
 c.Spawner.args = [*USER_SERVER_ARGS]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
-if system_users:
+if settings.spawner == "docker":
+    # One container per person from the single-user image (docker/singleuser.Dockerfile), on a private network,
+    # with a named volume for their home; the image carries the kernels, the sandbox and the lab extension.
+    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+    c.DockerSpawner.image = settings.singleuser_image
+    c.DockerSpawner.network_name = settings.docker_network
+    c.DockerSpawner.use_internal_ip = True
+    c.DockerSpawner.remove = True
+    c.DockerSpawner.notebook_dir = "/home/jovyan"
+    c.DockerSpawner.volumes = {"alphabook-home-{username}": "/home/jovyan"}
+elif settings.spawner == "kubernetes":  # Zero to JupyterHub configures the rest (hub/k8s/values.yaml)
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    c.KubeSpawner.image = settings.singleuser_image
+elif system_users:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
     # Every folder on the way to the venv and to the Python it links to must be open to other users.
     _needed = {VENV_BIN, Path(os.path.realpath(VENV_BIN / "python")).parent}
@@ -109,28 +126,39 @@ _service_env = {key: value for key, value in os.environ.items() if key.startswit
 _service_env |= {"ALPHABOOK_HOME": str(settings.home), "ALPHABOOK_DATABASE_URL": settings.effective_database_url}
 
 
-def _managed(name: str, port: int, command: list[str], description: str, *, display: bool = True) -> dict[str, object]:
-    """A service the hub starts with alphabook's settings, reached at /services/<name>/ through the hub's OAuth."""
-    return {"name": name, "url": f"http://127.0.0.1:{port}", "command": command, "environment": _service_env,
-            "cwd": str(PROJECT_ROOT), "oauth_no_confirm": True, "display": display,
-            "info": {"description": description}}
+def _service(name: str, port: int, command: list[str], description: str, *, display: bool = True) -> dict[str, object]:
+    """A service reached at /services/<name>/ through the hub's OAuth: started by the hub with alphabook's
+    settings, or, with ``services=external``, running in its own container and authenticated by its token."""
+    service: dict[str, object] = {"name": name, "oauth_no_confirm": True, "display": display,
+                                  "info": {"description": description}}
+    if settings.services == "managed":
+        return service | {"url": f"http://127.0.0.1:{port}", "command": command, "environment": _service_env,
+                          "cwd": str(PROJECT_ROOT)}
+    token = getattr(settings, f"{name}_service_token")
+    if token is None:
+        sys.exit(f"alphabook: services are external, so the hub needs the {name} service's token: set "
+                 f"ALPHABOOK_{name.upper()}_SERVICE_TOKEN (the same value as that container's JUPYTERHUB_API_TOKEN).")
+    host = getattr(settings, f"{name}_host")
+    return service | {"url": f"http://{host}:{port}", "api_token": token.get_secret_value()}
 
 
 c.JupyterHub.services = [
-    _managed("api", settings.api_port, [str(VENV_BIN / "alphabook"), "api"],
+    _service("api", settings.api_port, [str(VENV_BIN / "alphabook"), "api"],
              "The alphabook REST API; documentation at /services/api/api/docs"),
-    _managed("dashboards", settings.dashboards_port, [sys.executable, "-m", "dashboards"],
+    _service("dashboards", settings.dashboards_port, [sys.executable, "-m", "dashboards"],
              "Marketplace, library, creator, admin and demo-trading dashboards (Panel)"),
-    _managed("voila", settings.voila_port, [sys.executable, "-m", "dashboards.voila_service"],
+    _service("voila", settings.voila_port, [sys.executable, "-m", "dashboards.voila_service"],
              "Notebook pages (listing previews, run outputs) rendered by Voila in the sandbox", display=False),
-    # Scheduled notebook runs belong to the hub, not to a person's server: they go on when idle servers are culled.
-    {"name": "scheduler", "command": [str(VENV_BIN / "alphabook"), "scheduler", "run"], "environment": _service_env,
-     "cwd": str(PROJECT_ROOT)},
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={settings.idle_cull_timeout}"],
     },
 ]
+if settings.services == "managed":
+    # Scheduled notebook runs belong to the hub, not to a person's server: they go on when idle servers are culled.
+    # (With external services, Celery beat and workers run in containers of their own.)
+    c.JupyterHub.services.append({"name": "scheduler", "command": [str(VENV_BIN / "alphabook"), "scheduler", "run"],
+                                  "environment": _service_env, "cwd": str(PROJECT_ROOT)})
 c.JupyterHub.load_roles = [
     # Everyone may use the hub's services (the API) with their own token.
     {"name": "user", "scopes": ["self", "access:services"]},

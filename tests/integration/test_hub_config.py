@@ -25,6 +25,11 @@ print(json.dumps({{
     "roles": {{r["name"]: r for r in c.JupyterHub.load_roles}},
     "proxy": c.ConfigurableHTTPProxy.command,
     "bind_url": c.JupyterHub.bind_url,
+    "hub_bind_url": c.JupyterHub.hub_bind_url,
+    "hub_connect_url": c.JupyterHub.hub_connect_url if "hub_connect_url" in c.JupyterHub else None,
+    "docker": {{"image": c.DockerSpawner.image, "network": c.DockerSpawner.network_name}}
+              if "DockerSpawner" in c else None,
+    "user_env": c.Spawner.environment,
 }}))
 """
 
@@ -77,3 +82,29 @@ def test_services_roles_proxy_and_providers(tmp_path: Path, fresh_database_url: 
     # Loading the config migrated the database and created the administrator with a generated password.
     secret = tmp_path / "secrets" / "admin_password"
     assert secret.exists() and oct(secret.stat().st_mode & 0o777) == "0o600"
+
+
+def test_containers_external_services_and_the_hub_reached_by_name(tmp_path: Path, fresh_database_url: str) -> None:
+    """docker-compose's settings: DockerSpawner, services in their own containers, the hub's API on the network."""
+    config, _ = _load(tmp_path, fresh_database_url, ALPHABOOK_SPAWNER="docker", ALPHABOOK_SERVICES="external",
+                      ALPHABOOK_HUB_CONNECT_HOST="hub", ALPHABOOK_API_HOST="api",
+                      ALPHABOOK_DASHBOARDS_HOST="dashboards", ALPHABOOK_VOILA_HOST="voila",
+                      ALPHABOOK_API_SERVICE_TOKEN="t-api", ALPHABOOK_DASHBOARDS_SERVICE_TOKEN="t-dash",
+                      ALPHABOOK_VOILA_SERVICE_TOKEN="t-voila",
+                      ALPHABOOK_SINGLEUSER_IMAGE="alphabook/singleuser:test")
+    assert config["spawner"] == "dockerspawner.DockerSpawner" and config["system_users"] is False
+    assert config["docker"] == {"image": "alphabook/singleuser:test", "network": "alphabook-users"}
+    assert config["hub_connect_url"] == "http://hub:8081" and config["hub_bind_url"] == "http://0.0.0.0:8081"
+    assert set(config["services"]) == {"api", "dashboards", "voila", "idle-culler"}  # beat runs in its own container
+    assert config["services"]["api"]["url"] == "http://api:8010" and config["services"]["api"]["api_token"] == "t-api"
+    assert "command" not in config["services"]["dashboards"]
+    assert config["user_env"]["ALPHABOOK_API_URL"] == "http://api:8010/services/api/api"
+
+
+def test_external_services_need_their_tokens(tmp_path: Path, fresh_database_url: str) -> None:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ALPHABOOK_")}
+    environment |= {"ALPHABOOK_HOME": str(tmp_path), "ALPHABOOK_DATABASE_URL": fresh_database_url,
+                    "ALPHABOOK_SERVICES": "external", "ALPHABOOK_ISOLATION": "none"}
+    result = subprocess.run([sys.executable, "-c", LOAD.format(hub=PROJECT_ROOT / "hub")], env=environment,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode != 0 and "ALPHABOOK_API_SERVICE_TOKEN" in result.stderr

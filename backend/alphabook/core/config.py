@@ -49,6 +49,30 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8010, description="Port the alphabook API service listens on (internal).")
     dashboards_port: int = Field(default=8020, description="Port the Panel dashboards service listens on (internal).")
     voila_port: int = Field(default=8030, description="Port the Voila notebook-pages service listens on (internal).")
+    # --- where things run (one machine by default; containers with docker-compose or Kubernetes, issue #10) ----
+    spawner: Literal["local", "docker", "kubernetes"] = Field(default="local", description=(
+        "How user servers start: 'local' processes (a Unix account each when root), 'docker' (DockerSpawner: a "
+        "container per user from singleuser_image on docker_network), 'kubernetes' (KubeSpawner: a pod each)."))
+    singleuser_image: str = Field(default="alphabook/singleuser:0.1.0", description=(
+        "The user-server image for the docker and kubernetes spawners (docker/singleuser.Dockerfile)."))
+    docker_network: str = Field(default="alphabook-users", description=(
+        "The private Docker network user containers join (docker spawner)."))
+    hub_connect_host: str | None = Field(default=None, description=(
+        "How user servers and services reach the hub's API when they are not on this machine (e.g. 'hub'); "
+        "the hub's API then listens on every interface."))
+    services: Literal["managed", "external"] = Field(default="managed", description=(
+        "'managed': the hub starts the API, dashboards, Voila and scheduler itself. 'external': each runs in its "
+        "own container or pod and the hub only routes to it (api_host, dashboards_host, voila_host) and "
+        "authenticates it (the *_service_token settings)."))
+    api_host: str = Field(default="127.0.0.1", description="Where the API service listens, for the hub.")
+    dashboards_host: str = Field(default="127.0.0.1", description="Where the dashboards service listens.")
+    voila_host: str = Field(default="127.0.0.1", description="Where the Voila service listens.")
+    api_service_token: SecretStr | None = Field(default=None, description=(
+        "The API service's JupyterHub token when services are external (its container's JUPYTERHUB_API_TOKEN)."))
+    dashboards_service_token: SecretStr | None = Field(default=None, description=(
+        "The dashboards service's JupyterHub token when services are external."))
+    voila_service_token: SecretStr | None = Field(default=None, description=(
+        "The Voila service's JupyterHub token when services are external."))
     voila_kernels_per_user: int = Field(default=2, ge=1, description=(
         "Notebook pages (each a sandboxed kernel of about 95 MB) one person may have running at once."))
     voila_warm_kernels: int = Field(default=1, ge=0, le=16, description=(

@@ -33,8 +33,10 @@ bench: bootstrap
 bootstrap: system-packages $(INSTALLED) $(KERNELSPECS) $(PROXY) $(EXTENSION)
 
 # Debian packages the project needs (Chromium: the browser tests drive it through Playwright, which cannot
-# download its own browser here); installed when missing and we are root, else we say what to install.
-SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap chromium:chromium
+# download its own browser here; docker-compose: the deployment tests validate the compose file with it, no
+# engine needed); installed when missing and we are root, else we say what to install.
+SYSTEM_COMMANDS := useradd:passwd node:nodejs npm:npm bwrap:bubblewrap chromium:chromium \
+	docker-compose:docker-compose
 system-packages:
 	@missing=""; \
 	for pair in $(SYSTEM_COMMANDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

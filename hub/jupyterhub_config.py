@@ -94,6 +94,8 @@ if settings.spawner == "docker":
     c.DockerSpawner.remove = True
     c.DockerSpawner.notebook_dir = "/home/jovyan"
     c.DockerSpawner.volumes = {"alphabook-home-{username}": "/home/jovyan"}
+    # bubblewrap needs user namespaces, which Docker's default seccomp and AppArmor profiles refuse.
+    c.DockerSpawner.extra_host_config = {"security_opt": ["seccomp=unconfined", "apparmor=unconfined"]}
 elif settings.spawner == "kubernetes":  # Zero to JupyterHub configures the rest (hub/k8s/values.yaml)
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     c.KubeSpawner.image = settings.singleuser_image

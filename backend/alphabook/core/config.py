@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     spawner: Literal["local", "docker", "kubernetes"] = Field(default="local", description=(
         "How user servers start: 'local' processes (a Unix account each when root), 'docker' (DockerSpawner: a "
         "container per user from singleuser_image on docker_network), 'kubernetes' (KubeSpawner: a pod each)."))
-    singleuser_image: str = Field(default="alphabook/singleuser:0.1.0", description=(
+    singleuser_image: str = Field(default="alphabook/singleuser:0.1", description=(
         "The user-server image for the docker and kubernetes spawners (docker/singleuser.Dockerfile)."))
     docker_network: str = Field(default="alphabook-users", description=(
         "The private Docker network user containers join (docker spawner)."))

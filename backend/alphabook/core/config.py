@@ -220,10 +220,10 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(default=None, description=(
         "SMTP server for e-mail notifications (scheduled runs). Unset: e-mail notifications are not sent, and "
         "the run's log says so."))
-    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port (587: submission).")
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: send without logging in.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password (never shown).")
     smtp_from: str = Field(default="alphabook <noreply@localhost>", description="The From of notification e-mails.")
     scheduler_default_timeout_seconds: int = Field(default=3600, ge=10, le=7 * 86_400, description=(
         "A job's timeout when it does not set one; the kernel is killed when it is reached."))

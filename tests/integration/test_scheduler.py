@@ -11,7 +11,6 @@ import json
 import os
 import pwd
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -40,6 +39,7 @@ from alphabook.scheduler import jobs, outputs, queue
 from alphabook.scheduler.models import Job, Run, RunStatus
 from alphabook.scheduler.worker import Scheduler
 from tests.integration.market import API, key_for, make_listing, ok, problem
+from tests.ports import free_port
 
 
 def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
@@ -317,6 +317,18 @@ def test_jobs_through_the_api(database: Database, tmp_path: Path) -> None:
                                                              "cron": "0 9 * * *"}), 409, "already have a job")
         paused = ok(client.patch(f"{API}/jobs/{job['id']}", headers=me, json={"enabled": False}))
         assert paused["next_run_at"] is None
+        problem(client.patch(f"{API}/jobs/{job['id']}", headers=me, json={"timeout_seconds": None}), 422,
+                "timeout_seconds cannot be empty")
+        problem(client.post(f"{API}/jobs", headers=me, json={"name": "naive", "notebook": "hello.ipynb",
+                                                             "run_at": "2030-01-02T09:00:00"}), 422, "run_at")
+        gone = ok(client.post(f"{API}/jobs", headers=me, json={"name": "gone", "notebook": "moved.ipynb",
+                                                               "run_at": "2030-01-02T09:00:00+01:00"}), 201)
+        assert gone["next_run_at"].startswith("2030-01-02T08:00:00")  # kept in UTC
+        lost = ok(client.post(f"{API}/jobs/{gone['id']}/run", headers=me), 201)
+        assert Scheduler(settings, database).work_once() is None  # it could not start
+        failed = ok(client.get(f"{API}/runs/{lost['id']}", headers=me))
+        assert failed["status"] == "failed" and "no notebook moved.ipynb" in failed["error"]
+        assert client.delete(f"{API}/jobs/{gone['id']}", headers=me).status_code == 204
         with database.session() as session:
             session.execute(update(Job).where(Job.id == job["id"]).values(kernel="python3"))
         run = ok(client.post(f"{API}/jobs/{job['id']}/run", headers=me), 201)
@@ -361,9 +373,7 @@ def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: D
         def log_message(self, *args: object) -> None:
             pass
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = probe.getsockname()[1]
+    smtp_port = free_port()
     smtp = Controller(Inbox(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)

@@ -9,7 +9,7 @@ platform. Listing jobs need the owner's access to the listing and run the versio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +36,13 @@ PLATFORM_KERNEL = "python3"
 JobSpec = Mapping[str, Any]
 EDITABLE = ("parameters", "cron", "timezone", "run_at", "timeout_seconds", "max_retries", "retry_backoff_seconds",
             "notify", "enabled")
+CLEARABLE = ("cron", "run_at")  # a job may drop its schedule for a single time, or the other way round
+
+
+def _in_utc(run_at: datetime | None) -> datetime | None:
+    if run_at is not None and run_at.tzinfo is None:
+        raise InvalidInput("run_at needs a time zone, e.g. 2026-12-24T09:00:00+01:00.")
+    return run_at.astimezone(UTC) if run_at else None
 
 
 def _next_time(cron: str | None, timezone: str, run_at: datetime | None, now: datetime) -> datetime | None:
@@ -44,8 +51,6 @@ def _next_time(cron: str | None, timezone: str, run_at: datetime | None, now: da
         return next_after(cron, timezone, now)
     if run_at is None:
         raise InvalidInput("Give the job a cron schedule, or a time to run once (run_at).")
-    if run_at.tzinfo is None:
-        raise InvalidInput("run_at needs a time zone, e.g. 2026-12-24T09:00:00+01:00.")
     return run_at
 
 
@@ -56,7 +61,7 @@ def create_job(session: Session, owner: User, spec: JobSpec, settings: Settings)
     timezone = spec.get("timezone") or "UTC"
     job = Job(owner_id=owner.id, name=spec["name"], source=source, notebook_path=path, listing_version_id=version_id,
               parameters=dict(spec.get("parameters") or {}), kernel=kernel, cron=spec.get("cron"), timezone=timezone,
-              run_at=spec.get("run_at"),
+              run_at=_in_utc(spec.get("run_at")),
               timeout_seconds=spec.get("timeout_seconds") or settings.scheduler_default_timeout_seconds,
               max_retries=spec.get("max_retries", 0), retry_backoff_seconds=spec.get("retry_backoff_seconds", 60),
               notify=_with_secret(spec.get("notify") or {}, {}), enabled=spec.get("enabled", True), created_at=now,
@@ -124,8 +129,12 @@ def update_job(session: Session, user: User, job: Job, changes: JobSpec) -> Job:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"These cannot be changed: {', '.join(sorted(unknown))}; make a new job instead.")
+    emptied = sorted(key for key, value in changes.items() if value is None and key not in CLEARABLE)
+    if emptied:
+        raise InvalidInput(f"{', '.join(emptied)} cannot be empty; leave it out to keep its value.")
     for key, value in changes.items():
-        setattr(job, key, _with_secret(value, job.notify) if key == "notify" else value)
+        setattr(job, key, _with_secret(value, job.notify) if key == "notify" else _in_utc(value) if key == "run_at"
+                else value)
     now = utcnow()
     job.updated_at = now
     job.next_run_at = _next_time(job.cron, job.timezone, job.run_at, now) if job.enabled else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from alphabook.scheduler.cron import describe
 from alphabook.scheduler.models import Job, Run
@@ -29,7 +29,8 @@ class JobPatch(BaseModel):
     parameters: dict[str, Any] | None = Field(default=None, description="papermill parameters.")
     cron: str | None = Field(default=None, max_length=120, description="Five cron fields, e.g. '0 9 * * 1-5'.")
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone the schedule is read in.")
-    run_at: datetime | None = Field(default=None, description="Run once at this time (no cron).")
+    run_at: AwareDatetime | None = Field(default=None, description=(
+        "Run once at this time (no cron), with its offset: 2026-12-24T09:00:00+01:00."))
     timeout_seconds: int | None = Field(default=None, ge=10, le=7 * 86_400)
     max_retries: int | None = Field(default=None, ge=0, le=10)
     retry_backoff_seconds: int | None = Field(default=None, ge=1, le=86_400)

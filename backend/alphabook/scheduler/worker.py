@@ -92,6 +92,9 @@ class Scheduler:
             return Prepared(None, output, job.kernel, Path(tempfile.gettempdir()), run.parameters, account, timeout,
                             input_text=version.code)
         notebook = account.home / job.notebook_path
+        if not notebook.is_file():
+            raise FileNotFoundError(f"there is no notebook {job.notebook_path} in {owner.name}'s home (moved or "
+                                    "renamed?); change the job or put the notebook back")
         return Prepared(notebook, output, job.kernel, notebook.parent, run.parameters, account, timeout,
                         environment=self._sdk_environment())
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,9 @@ import pytest
 
 from tests.e2e.fake_github import FakeGitHub
 from tests.e2e.hub_client import HubUserSession
+from tests.ports import free_port
 
 ALPHABOOK = Path(sys.executable).parent / "alphabook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

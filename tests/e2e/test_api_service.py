@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ALPHABOOK, free_port
+from tests.e2e.conftest import ALPHABOOK
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,6 @@ open their own HTTP connections, so they get a real server on a free port, under
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import uvicorn
 
 from alphabook.api.main import create_app
 from alphabook.core.config import Settings
+from tests.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,7 @@ class LiveApi:
 
 @contextmanager
 def live_api(settings: Settings) -> Iterator[LiveApi]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, prefix="/services/api/"), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="live-api", daemon=True)

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from alphabook.core.config import PROJECT_ROOT, Settings
 from alphabook.core.db import Database
 from tests.integration.live_api import live_api
 from tests.integration.market import API, Market, key_for
+from tests.ports import free_port
 
 EXAMPLE = PROJECT_ROOT / "notebooks" / "examples" / "smoothed-rsi.ipynb"
 
@@ -38,12 +38,6 @@ class Lab:
     database: Database
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 @pytest.fixture
 def lab(database: Database, tmp_path: Path) -> Iterator[Lab]:
@@ -53,7 +47,7 @@ def lab(database: Database, tmp_path: Path) -> Iterator[Lab]:
     root = tmp_path / "home"
     root.mkdir()
     shutil.copy(EXAMPLE, root / "smoothed-rsi.ipynb")
-    token, port = secrets.token_hex(16), _port()
+    token, port = secrets.token_hex(16), free_port()
     with live_api(Settings(home=tmp_path, database_url=database.url, payment_provider="local")) as api:
         env = {**os.environ, "ALPHABOOK_API_URL": api.url, "ALPHABOOK_API_KEY": key["Authorization"].split()[1],
                "ALPHABOOK_PUBLIC_URL": "http://hub.example"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from alphabook.sandbox.kernelspecs import (
     AllowListKernelSpecManager,
     KernelNotAllowed,
 )
+from tests.ports import free_port
 
 JUPYTER_SERVER = Path(sys.executable).parent / "jupyter-server"
 
@@ -123,13 +123,6 @@ class JupyterServer:
                     shown.append(f"{content['ename']}: {content['evalue']}")
                 elif message["msg_type"] == "status" and content["execution_state"] == "idle":
                     return "".join(shown).strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,7 @@ class IndicatorParam:
     has_default: bool = False
     default: Any = None
     default_source: str = ""
+    annotation: str = ""  # as written ("int", "Literal['a', 'b']"); the publishing SDK reads types from it
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _reject(problems: list[Problem]) -> NoReturn:
     raise SandboxRejected("\n".join(lines), problems=[{"line": line, "message": message} for line, message in unique])
 
 
-def _parameters(tree: ast.Module) -> tuple[tuple[IndicatorParam, ...], bool]:
+def declared_parameters(tree: ast.Module) -> tuple[tuple[IndicatorParam, ...], bool]:
     """The parameters of the last top-level ``def indicator`` (none when it is bound some other way)."""
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "indicator"]
     if not functions:
@@ -99,14 +100,15 @@ def _parameters(tree: ast.Module) -> tuple[tuple[IndicatorParam, ...], bool]:
     declared = [*zip(positional, defaults, strict=True), *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)]
     params = []
     for argument, default in declared:
+        annotation = ast.unparse(argument.annotation) if argument.annotation is not None else ""
         if default is None:
-            params.append(IndicatorParam(argument.arg))
+            params.append(IndicatorParam(argument.arg, annotation=annotation))
             continue
         try:
             value = ast.literal_eval(default)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             value = None
-        params.append(IndicatorParam(argument.arg, True, value, ast.unparse(default)))
+        params.append(IndicatorParam(argument.arg, True, value, ast.unparse(default), annotation))
     return tuple(params), arguments.kwarg is not None
 
 
@@ -147,7 +149,7 @@ def _compile(text: str, filename: str) -> CompiledIndicator:
             _reject([(error.lineno, f"{type(error).__name__}: {error.msg}")])
     if not found.defines_indicator:
         _reject([(1, "the code defines no indicator; define a function indicator(df, **params).")])
-    params, accepts_any = _parameters(tree)
+    params, accepts_any = declared_parameters(tree)
     return CompiledIndicator(source=text, code=code, filename=filename, params=params, accepts_any_params=accepts_any)
 
 

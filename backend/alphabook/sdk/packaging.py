@@ -189,20 +189,22 @@ def imports_needed(source: str, others: list[str]) -> str:
 
 
 def _schema_of_signature(code: str) -> list[dict[str, Any]]:
+    """The schema ``indicator(df, ...)`` declares, read the way the sandbox's policy reads it."""
+    from alphabook.sandbox.policy import declared_parameters
+
     tree = _parse(code)
-    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == ENTRY] if tree else []
-    if not functions:
+    if tree is None:
         return []
-    arguments = functions[-1].args
-    positional = [*arguments.posonlyargs, *arguments.args][1:]
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
-    schema = []
-    for argument, default in [*zip(positional, defaults, strict=True),
-                              *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)]:
-        value = _literal(default)
-        if value is not None:
-            schema.append(_spec(argument.arg, _annotation(argument.annotation), value, ""))
-    return schema
+    params, _ = declared_parameters(tree)
+    return [_spec(param.name, _annotation(_parse_expression(param.annotation)), param.default, "")
+            for param in params if isinstance(param.default, int | float | bool | str)]
+
+
+def _parse_expression(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body if text else None
+    except SyntaxError:
+        return None
 
 
 def _schema_of_cell(source: str, problems: list[str]) -> list[dict[str, Any]]:

@@ -14,10 +14,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from alphabook.core.money import Money
 from alphabook.marketplace.models import Listing, ListingVersion
 from alphabook.marketplace.text import render_markdown
+from alphabook.marketplace.verified import Recheck, VerifiedBacktest
 from alphabook.payments.models import Payout, Purchase
 
-__all__ = ["ListingCreate", "ListingDetail", "ListingPatch", "ListingSummary", "MoneyIn", "MoneyOut", "PayoutOut",
-           "PurchaseOut", "RateIn", "ReasonIn", "RunIn", "RunOut", "ValidateIn", "VersionCreate", "VersionOut"]
+__all__ = [
+    "ListingCreate",
+    "ListingDetail",
+    "ListingPatch",
+    "ListingSummary",
+    "MoneyIn",
+    "MoneyOut",
+    "PayoutOut",
+    "PurchaseOut",
+    "RateIn",
+    "ReasonIn",
+    "RecheckOut",
+    "RunIn",
+    "RunOut",
+    "ValidateIn",
+    "VerifiedOut",
+    "VersionCreate",
+    "VersionOut",
+]
 
 
 class MoneyIn(BaseModel):
@@ -228,3 +246,42 @@ class PayoutOut(BaseModel):
         return cls(id=payout.id, amount=MoneyOut.of(payout.amount), status=payout.status,
                    provider_ref=payout.provider_ref, failure=payout.failure, requested_at=payout.requested_at,
                    settled_at=payout.settled_at)
+
+
+class VerifiedOut(BaseModel):
+    """The latest signed record of the platform's re-run of a listing, and whether its signature checks."""
+
+    version: str
+    dataset: str
+    data_sha256: str
+    code_sha256: str
+    parameters: dict[str, Any]
+    seed: int
+    environment: dict[str, Any]
+    report: dict[str, Any]
+    signature: str
+    created_at: datetime
+    signature_valid: bool
+
+    @classmethod
+    def of(cls, record: VerifiedBacktest, signature_valid: bool) -> VerifiedOut:
+        return cls(version=record.version, dataset=record.dataset, data_sha256=record.data_sha256,
+                   code_sha256=record.code_sha256, parameters=record.parameters, seed=record.seed,
+                   environment=record.environment, report=record.report, signature=record.signature,
+                   created_at=record.created_at, signature_valid=signature_valid)
+
+
+class RecheckOut(BaseModel):
+    """A fresh run of a verified record compared with it: every number that differs, as recorded and now."""
+
+    reproduced: bool
+    signature_valid: bool
+    same_data: bool
+    same_code: bool
+    differences: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, outcome: Recheck) -> RecheckOut:
+        return cls(reproduced=outcome.reproduced, signature_valid=outcome.signature_valid,
+                   same_data=outcome.same_data, same_code=outcome.same_code,
+                   differences={key: {"recorded": was, "now": now} for key, (was, now) in outcome.differences.items()})

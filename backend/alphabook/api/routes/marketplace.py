@@ -25,10 +25,12 @@ from alphabook.marketplace.schemas import (
     RateIn,
     RatingOut,
     ReasonIn,
+    RecheckOut,
     RunIn,
     RunOut,
     SearchOut,
     ValidateIn,
+    VerifiedOut,
     VersionCreate,
     VersionOut,
 )
@@ -193,26 +195,20 @@ async def run(creator: str, name: str, body: RunIn, user: CurrentUser, session: 
     return await run_in_threadpool(work)
 
 
-@router.get(LISTING + "/verified")
-def verified(creator: str, name: str, user: OptionalUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get(LISTING + "/verified", response_model=VerifiedOut)
+def verified(creator: str, name: str, user: OptionalUser, session: SessionDep, settings: SettingsDep) -> VerifiedOut:
     """The latest verified backtest of the listing: the signed record, and whether its signature checks."""
     record = _verified_record(session, creator, name, user)
-    return {"version": record.version, "dataset": record.dataset, "data_sha256": record.data_sha256,
-            "code_sha256": record.code_sha256, "parameters": record.parameters, "seed": record.seed,
-            "environment": record.environment, "report": record.report, "signature": record.signature,
-            "created_at": record.created_at, "signature_valid": verified_backtests.signature_valid(record, settings)}
+    return VerifiedOut.of(record, verified_backtests.signature_valid(record, settings))
 
 
-@router.post(LISTING + "/verified/recheck")
+@router.post(LISTING + "/verified/recheck", response_model=RecheckOut)
 async def recheck_verified(creator: str, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                           executor: ExecutorDep) -> dict[str, Any]:
+                           executor: ExecutorDep) -> RecheckOut:
     """Run the verified record again (same version, data and seed) in the sandbox and compare every number."""
-    def work() -> dict[str, Any]:
-        outcome = verified_backtests.recheck(session, _verified_record(session, creator, name, user), settings,
-                                             executor())
-        return {"reproduced": outcome.reproduced, "signature_valid": outcome.signature_valid,
-                "same_data": outcome.same_data, "same_code": outcome.same_code,
-                "differences": {key: {"recorded": was, "now": now} for key, (was, now) in outcome.differences.items()}}
+    def work() -> RecheckOut:
+        record = _verified_record(session, creator, name, user)
+        return RecheckOut.of(verified_backtests.recheck(session, record, settings, executor()))
 
     return await run_in_threadpool(work)
 

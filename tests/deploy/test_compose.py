@@ -26,8 +26,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILES = sorted((ROOT / "docker").glob("*Dockerfile"))
 
-SERVICES = {"postgres", "redis", "migrate", "hub", "api", "dashboards", "voila", "scheduler", "worker"}
-HEALTHCHECKED = {"postgres", "redis", "api", "hub"}
+SERVICES = {"postgres", "redis", "migrate", "hub", "api", "dashboards", "voila", "scheduler", "worker", "sandbox"}
+HEALTHCHECKED = {"postgres", "redis", "api", "hub", "sandbox"}
 AFTER_MIGRATE = {"api", "hub", "scheduler", "worker"}
 ENV_LINE = re.compile(r"^\s*#?\s*(ALPHABOOK_[A-Z0-9_]+)\s*=", re.MULTILINE)
 
@@ -120,6 +120,24 @@ def test_services_are_registered_like_managed_ones(compose_config: dict[str, Any
         assert env["JUPYTERHUB_CLIENT_ID"] == f"service-{name}"
         assert env["JUPYTERHUB_OAUTH_CALLBACK_URL"] == f"/services/{name}/oauth_callback"
         assert env["JUPYTERHUB_SERVICE_URL"] == f"http://0.0.0.0:{port}"
+
+
+def test_the_sandbox_pool_is_a_service_with_nothing_to_steal(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    sandbox = services["sandbox"]
+    assert sandbox["command"] == ["alphabook", "sandbox", "serve", "--host", "0.0.0.0"]
+    assert "/v1/health" in " ".join(sandbox["healthcheck"]["test"])
+    assert "seccomp=unconfined" in sandbox["security_opt"]  # bubblewrap's user namespaces
+    env = _environment(sandbox)
+    assert not sandbox.get("env_file") and not sandbox.get("volumes"), "the sandbox must not see .env or data"
+    assert not any("DATABASE" in name or "REDIS" in name or "STRIPE" in name for name in env)
+    assert env["ALPHABOOK_SANDBOX_SERVICE_TOKEN"] == "change-me-sandbox-service-token"
+    assert list(sandbox["networks"]) == ["sandbox"] and compose_config["networks"]["sandbox"]["internal"] is True
+    for caller in ("api", "worker"):
+        assert _environment(services[caller])["ALPHABOOK_SANDBOX_URL"] == "http://sandbox:8040", caller
+        assert "sandbox" in services[caller]["networks"], caller
+        assert services[caller]["depends_on"]["sandbox"]["condition"] == "service_healthy", caller
+    assert "security_opt" not in services["api"], "the API no longer runs creators' code itself"
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)

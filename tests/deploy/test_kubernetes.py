@@ -177,16 +177,35 @@ def test_scheduler_and_migration_run_alphabook_commands() -> None:
     assert all("REPLACE_ME" in value for value in secret.values()), "the Secret is a template: placeholders only"
 
 
-def test_the_sandbox_network_policy_denies_all_egress_and_admits_only_the_api() -> None:
+def test_the_sandbox_executor_runs_apart_under_gvisor_with_no_egress() -> None:
+    deployment = _of_kind("Deployment")["alphabook-sandbox"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["alphabook", "sandbox", "serve", "--host", "0.0.0.0"]
+    assert pod["runtimeClassName"] == "gvisor" and _of_kind("RuntimeClass")["gvisor"]["handler"] == "runsc"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v1/health"
+    assert "envFrom" not in container, "the sandbox must not get the shared settings and secrets"
+    assert all("emptyDir" in volume for volume in pod.get("volumes", [])), "nor any data volume"
+    assert set(_env(container)) & {"ALPHABOOK_DATABASE_URL", "ALPHABOOK_STRIPE_SECRET_KEY"} == set()
+    token = _env(container)["ALPHABOOK_SANDBOX_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token["key"] in _of_kind("Secret")["alphabook-secrets"]["stringData"]
+    service = _of_kind("Service")["alphabook-sandbox"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    config = _of_kind("ConfigMap")["alphabook-config"]["data"]
+    assert config["ALPHABOOK_SANDBOX_URL"] == f"http://alphabook-sandbox:{service['spec']['ports'][0]['port']}"
+    assert _of_kind("HorizontalPodAutoscaler")["alphabook-sandbox"]["spec"]["scaleTargetRef"]["name"] == \
+        "alphabook-sandbox"
+
     policy = _of_kind("NetworkPolicy")["alphabook-sandbox"]["spec"]
     assert "Egress" in policy["policyTypes"]
     assert not policy.get("egress"), "sandbox pods must have no egress rule at all (deny everything)"
     assert "Ingress" in policy["policyTypes"]
     (rule,) = policy["ingress"]
-    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]] == ["api"]
-    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "sandbox"
-    runtime = _of_kind("RuntimeClass")["gvisor"]
-    assert runtime["handler"] == "runsc"
+    callers = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]]
+    assert callers == ["api", "scheduler-worker"] and rule["ports"] == [{"protocol": "TCP", "port": 8040}]
+    assert policy["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    api = _of_kind("Deployment")["alphabook-api"]["spec"]["template"]["spec"]["containers"][0]
+    assert api["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", "the API runs no creator code"
 
 
 def test_values_have_what_the_z2jh_chart_reads() -> None:

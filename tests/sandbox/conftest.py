@@ -11,6 +11,8 @@ Provides:
   isolation from inside). Pass it to ``run_indicator(..., executor=pool)``.
 * ``make_pool`` — builds a private pool (``make_pool(size=1, queue_size=1)``) for tests that count stats,
   fill the queue or break workers; every pool it made is closed after the test.
+* ``service`` / ``remote`` — the executor service (``alphabook sandbox serve``) running in its own process for
+  the session, and a :class:`~alphabook.sandbox.remote.RemoteExecutor` talking to it.
 
 bubblewrap must be installed (``make`` installs it); without it these tests fail, as the sandbox must.
 """
@@ -26,6 +28,8 @@ import pytest
 
 from alphabook.sandbox.limits import Limits
 from alphabook.sandbox.pool import BwrapPool
+from alphabook.sandbox.remote import RemoteExecutor
+from tests.sandbox.service_process import SandboxService, sandbox_service
 
 BARS = 2_000
 
@@ -67,3 +71,17 @@ def make_pool() -> Iterator[Callable[..., BwrapPool]]:
     yield build
     for each in made:
         each.close()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxService]:
+    """One running executor service (``alphabook sandbox serve``, two slots) for the session."""
+    with sandbox_service(tmp_path_factory.mktemp("sandbox-service")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def remote(service: SandboxService) -> Iterator[RemoteExecutor]:
+    """A client of ``service``, as the API and the workers hold one when ALPHABOOK_SANDBOX_URL is set."""
+    with RemoteExecutor(service.url, service.token, concurrency=4) as client:
+        yield client

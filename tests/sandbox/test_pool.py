@@ -418,12 +418,14 @@ def test_status_of_a_working_machine() -> None:
     assert status["bwrap"].startswith("bubblewrap")
 
 
-# --- the Executor contract, shared by both implementations ---------------------------------------------
+# --- the Executor contract, shared by every implementation ---------------------------------------------
 
-@pytest.fixture(params=["bwrap", "in-process"])
+@pytest.fixture(params=["bwrap", "in-process", "remote"])
 def executor(request: pytest.FixtureRequest, pool: BwrapPool):
     if request.param == "bwrap":
         return pool
+    if request.param == "remote":
+        return request.getfixturevalue("remote")
     return InProcessExecutor(trusted=True)
 
 

@@ -16,8 +16,7 @@ from alphabook.marketplace.listings import get_listing, visible_to
 from alphabook.marketplace.models import Listing
 from alphabook.payments.providers import PaymentProvider
 from alphabook.sandbox.base import Executor
-from alphabook.sandbox.pool import BwrapPool
-from alphabook.sandbox.service import SandboxConfig, build_executor
+from alphabook.sandbox.service import Pool, SandboxConfig, build_executor
 
 __all__ = ["AppSandbox", "ExecutorDep", "ProviderDep", "find_listing"]
 
@@ -31,14 +30,14 @@ ProviderDep = Annotated[PaymentProvider, Depends(get_provider)]
 
 
 class AppSandbox:
-    """The API's own sandbox pool, built from its settings on first use and closed when the app stops."""
+    """The API's sandbox executor (its own pool, or the executor service's client), built on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self.config = SandboxConfig.from_settings(settings)
-        self.pool: BwrapPool | None = None
+        self.pool: Pool | None = None
         self._lock = threading.Lock()
 
-    def executor(self) -> BwrapPool:
+    def executor(self) -> Pool:
         with self._lock:
             if self.pool is None or self.pool.closed.is_set():
                 self.pool = build_executor(self.config)

@@ -3,11 +3,14 @@
 A creator (or an operator checking a machine) runs ``alphabook sandbox run my_rsi.py --data btc.csv
 --param length=14``: the file is validated, sent with the data to a one-slot bubblewrap pool and its
 output's first rows are printed with rich, followed by the time spent validating, queueing and running.
-``alphabook sandbox status`` prints what ``/api/health`` reports about the sandbox.
+``alphabook sandbox status`` prints what ``/api/health`` reports about the sandbox, and ``alphabook sandbox
+serve`` runs the executor service (:mod:`alphabook.sandbox.server`) that split deployments point
+``ALPHABOOK_SANDBOX_URL`` at.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alphabook.core.config import get_settings
 from alphabook.core.errors import AlphabookError, InvalidInput
 from alphabook.sandbox.limits import Limits
 from alphabook.sandbox.service import SandboxConfig, build_executor, sandbox_status
@@ -93,3 +97,39 @@ def run(
 def status() -> None:
     """Print whether and how this machine can isolate creators' code (what /api/health shows)."""
     console.print_json(json.dumps(sandbox_status(), default=str))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: sandbox_service_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: sandbox_service_port).")] = None,
+) -> None:
+    """Run the sandbox executor service: this machine's warm pool, for callers with ALPHABOOK_SANDBOX_URL."""
+    import uvicorn
+
+    from alphabook.sandbox.server import create_app
+
+    settings = get_settings()
+    host = host or settings.sandbox_service_host
+    token = settings.sandbox_service_token.get_secret_value() if settings.sandbox_service_token else None
+    if token is None and not _loopback(host):
+        console.print(f"[red]Refusing to serve creators' code on {host} without a token:[/red] set "
+                      "ALPHABOOK_SANDBOX_SERVICE_TOKEN (and give the callers the same value).")
+        raise typer.Exit(2)
+    config = SandboxConfig.from_settings(settings).local()
+    try:
+        executor = build_executor(config)
+    except AlphabookError as exc:
+        console.print(f"[red]{type(exc).__name__}:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    uvicorn.run(create_app(executor, config, token), host=host, port=port or settings.sandbox_service_port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=2)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return bool(ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return False

@@ -293,6 +293,20 @@ class Settings(BaseSettings):
         default=5, gt=0, le=3600,
         description="How often a dispatcher asks brokers about working orders, to record their later fills.")
 
+    # --- executor service (#10) -----------------------------------------------------------
+    sandbox_url: str | None = Field(default=None, description=(
+        "The sandbox executor service (`alphabook sandbox serve`) that runs creators' indicators, e.g. "
+        "http://sandbox:8040. Unset: each process (API, workers) runs its own in-process bubblewrap pool."))
+    sandbox_service_token: SecretStr | None = Field(default=None, description=(
+        "The shared secret between the sandbox executor service and its callers (a Bearer token). Required "
+        "when the service listens on anything but loopback."))
+    sandbox_service_host: str = Field(default="127.0.0.1", description=(
+        "Where `alphabook sandbox serve` listens (0.0.0.0 in a container)."))
+    sandbox_service_port: int = Field(default=8040, ge=1, le=65535, description=(
+        "The port of `alphabook sandbox serve`."))
+    sandbox_remote_concurrency: int = Field(default=16, ge=1, le=1024, description=(
+        "Calls one process keeps in flight to the sandbox service at once; more wait in that process."))
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:

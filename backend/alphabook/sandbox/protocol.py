@@ -19,7 +19,7 @@ from typing import Any
 from alphabook.sandbox.frames import OutputTooLarge
 
 __all__ = ["MAGIC", "PREFIX", "MessageReader", "ProtocolError", "consume", "pack", "parse_header", "read_message",
-           "truncate", "write_message"]
+           "truncate", "unpack", "write_message"]
 
 MAGIC = b"ABX1"
 PREFIX = struct.Struct("<4sII")  # magic, header bytes, body bytes
@@ -97,9 +97,9 @@ def _read_into(fd: int, view: memoryview) -> bool:
     return True
 
 
-def parse_header(raw: bytes | bytearray) -> dict[str, Any]:
+def parse_header(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     try:
-        header = json.loads(raw)
+        header = json.loads(bytes(raw))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"unreadable header: {exc}") from None
     if not isinstance(header, dict):
@@ -161,3 +161,18 @@ def truncate(detail: object) -> str:
     """A worker's message, bounded: it is shown to people and logged."""
     text = str(detail)
     return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"
+
+
+def unpack(data: bytes | bytearray | memoryview, max_header: int = MAX_REQUEST_HEADER,
+           max_body: int = 1 << 40) -> tuple[dict[str, Any], memoryview]:
+    """One whole message held in memory (an HTTP body) -> its header and a view of its body."""
+    view = memoryview(data)
+    if len(view) < PREFIX.size:
+        raise ProtocolError("the message is shorter than its prefix")
+    magic, header_size, body_size = PREFIX.unpack_from(view)
+    if magic != MAGIC or header_size > max_header or body_size > max_body:
+        raise ProtocolError(f"bad message prefix {bytes(view[:PREFIX.size])!r}")
+    if len(view) != PREFIX.size + header_size + body_size:
+        raise ProtocolError("the message's length does not match its prefix")
+    header = parse_header(view[PREFIX.size:PREFIX.size + header_size])
+    return header, view[PREFIX.size + header_size:]

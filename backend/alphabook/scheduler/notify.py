@@ -1,4 +1,4 @@
-"""Tell a job's owner how a run ended: an e-mail (the standard library's smtplib, through the configured SMTP
+"""Tell a job's owner how a run ended: an e-mail (:mod:`alphabook.core.mail`, through the configured SMTP
 server) and/or a POST signed the Standard Webhooks way (:mod:`alphabook.core.webhook_signatures`, with the job's
 own secret, shown to its owner), as the job's ``notify`` asks (``on``: failure and/or success).
 
@@ -8,13 +8,12 @@ A notification that cannot be delivered is written to the run's log; it never ch
 from __future__ import annotations
 
 import json
-import smtplib
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
 from alphabook.core.config import Settings
+from alphabook.core.mail import send_email
 from alphabook.core.webhook_signatures import headers
 from alphabook.scheduler.models import Job, Run, RunStatus
 
@@ -51,27 +50,13 @@ def send(job: Job, run: Run, settings: Settings) -> list[str]:
 
 
 def _email(to: str, body: dict[str, Any], settings: Settings) -> str:
-    if not settings.smtp_host:
-        return f"e-mail to {to} not sent: no SMTP server is configured (ALPHABOOK_SMTP_HOST)"
     run, job = body["run"], body["job"]
-    message = EmailMessage()
-    message["Subject"] = f"[alphabook] {job['name']}: run {run['id']} {run['status'].replace('_', ' ')}"
-    message["From"], message["To"] = settings.smtp_from, to
     lines = [f"Job {job['name']}, run {run['id']} (attempt {run['attempt']}): {run['status']}."]
     if run["error"]:
         lines.append(f"Cell {run['failed_cell']}: {run['error']}" if run["failed_cell"] else run["error"])
     lines.append(f"Output: {run['output']}")
-    message.set_content("\n".join(lines))
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_username and settings.smtp_password:
-                smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        return f"e-mail to {to} failed: {error}"
-    return f"e-mail sent to {to}"
+    subject = f"[alphabook] {job['name']}: run {run['id']} {run['status'].replace('_', ' ')}"
+    return send_email(to, subject, "\n".join(lines), settings)
 
 
 def _webhook(url: str, secret: str, body: dict[str, Any]) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -81,3 +86,14 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         database.dispose()
+
+
+def test_processes_starting_together_migrate_once(fresh_database_url: str, tmp_path: Path) -> None:
+    """Workers, beat and the API each run ``db upgrade`` when they start; started at once, all must succeed."""
+    command = [str(Path(sys.executable).with_name("alphabook")), "db", "upgrade"]
+    env = {**os.environ, "ALPHABOOK_DATABASE_URL": fresh_database_url, "ALPHABOOK_HOME": str(tmp_path)}
+    starting = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(4)]
+    outputs = [process.communicate(timeout=300)[0] for process in starting]
+    assert [process.returncode for process in starting] == [0] * 4, "\n---\n".join(outputs)
+    assert _tables(fresh_database_url) == TABLES

@@ -1,8 +1,14 @@
-"""Alembic environment: migrations run online against the URL given by alphabook's config."""
+"""Alembic environment: migrations run online against the URL given by alphabook's config.
+
+Every process that starts (API workers, Celery beat and workers, the CLI) upgrades the database first, so
+several may migrate at once. On PostgreSQL the first takes a transaction-scoped advisory lock and the others
+wait on it, then find the schema at head; SQLite serialises writers by itself.
+"""
 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from alphabook.core.db import make_engine
 from alphabook.core.migrations import include_object
@@ -10,6 +16,7 @@ from alphabook.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 0x616C706861626F6F  # "alphaboo": the advisory lock key every alphabook migration takes
 
 
 def run_migrations() -> None:
@@ -26,6 +33,8 @@ def run_migrations() -> None:
                 include_object=include_object,
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 context.run_migrations()
     finally:
         engine.dispose()

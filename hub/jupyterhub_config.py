@@ -62,6 +62,7 @@ c.AlphabookAuthenticator.login_lockout_minutes = settings.login_lockout_minutes
 c.AlphabookAuthenticator.home_root = str(settings.user_home_root)
 c.AlphabookAuthenticator.create_system_users = system_users
 c.AlphabookAuthenticator.public_hub_url = f"{settings.base_url}/hub/"
+c.AlphabookAuthenticator.alphabook_settings = settings  # sign-in links (SMTP) and two-factor seeds' key
 c.AlphabookAuthenticator.github_client_id = settings.github_client_id
 c.AlphabookAuthenticator.github_url = settings.github_url
 c.AlphabookAuthenticator.google_client_id = settings.google_client_id

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-STACK_NOTEBOOKS = {"04-publish-and-use.ipynb"}
+STACK_NOTEBOOKS = {"04-publish-and-use.ipynb", "05-ai-assistant.ipynb"}
 # The platform's job notebooks act on whatever database they find (they pay creators, delete expired demos), so
 # nbval does not run them against a developer's data: tests/integration/test_platform_jobs.py executes each one
 # through the real scheduler on a database it seeded, and checks what the job did.

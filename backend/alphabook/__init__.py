@@ -21,6 +21,10 @@ _SDK_NAMES = frozenset({"Client", "PublishReport", "UsedListing", "buy", "connec
 
 
 def __getattr__(name: str) -> Any:
+    if name == "ai":  # ab.ai.strategy(...): the assistant's package, whose ``strategy`` is the SDK call
+        import alphabook.ai
+
+        return alphabook.ai
     if name in _SDK_NAMES:
         from alphabook import sdk
 
@@ -29,7 +33,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_SDK_NAMES})
+    return sorted({*globals(), *_SDK_NAMES, "ai"})
 
 
 def load_ipython_extension(shell: Any) -> None:

@@ -1,12 +1,16 @@
 """Every table alphabook has, imported in one place so Alembic and the tests see the whole schema."""
 
 from alphabook.accounts.models import ApiKey, Password, User
+from alphabook.accounts.sign_in_models import MagicLink, RecoveryCode, TotpFactor
+from alphabook.ai.models import AiProviderSetting, AiUsage
 from alphabook.core.audit import AuditEntry
 from alphabook.core.db import Base
 from alphabook.marketplace.models import Entitlement, Flag, Listing, ListingVersion, Rating
 from alphabook.marketplace.verified import VerifiedBacktest
+from alphabook.notifications.models import NotificationDelivery, NotificationPreferences
 from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, PayoutAccount, Purchase
 from alphabook.scheduler.models import Job, Run
+from alphabook.sentiment.models import FearGreedSnapshot, NewsFeed, NewsItem, NewsMention
 from alphabook.trading.copy.models import (
     CopyCharge,
     CopyTrade,
@@ -23,6 +27,8 @@ from alphabook.trading.paper_book import PaperAccount, PaperFill, PaperOrder, Pa
 from alphabook.trading.watchlists import SavedStrategy, Watchlist
 
 __all__ = [
+           "AiProviderSetting",
+           "AiUsage",
            "Alert",
            "ApiKey",
            "AuditEntry",
@@ -32,12 +38,19 @@ __all__ = [
            "CopyTrade",
            "Entitlement",
            "EquitySnapshot",
+           "FearGreedSnapshot",
            "Flag",
            "Hook",
            "Job",
            "LedgerEntry",
            "Listing",
            "ListingVersion",
+           "MagicLink",
+           "NewsFeed",
+           "NewsItem",
+           "NewsMention",
+           "NotificationDelivery",
+           "NotificationPreferences",
            "Order",
            "OrderFill",
            "OutboxMessage",
@@ -55,10 +68,12 @@ __all__ = [
            "ProviderVerification",
            "Purchase",
            "Rating",
+           "RecoveryCode",
            "Run",
            "SavedStrategy",
            "SignalProvider",
            "Subscription",
+           "TotpFactor",
            "TradingAccount",
            "User",
            "VerifiedBacktest",

@@ -22,7 +22,10 @@ NAVIGATION: tuple[tuple[str, str, Role | None], ...] = (
     ("admin", "Admin", Role.ADMIN),
     ("demo", "Demo trading", None),
     ("providers", "Signal providers", None),
+    ("market", "Market", None),
     ("runs", "Runs", Role.USER),
+    ("assistant", "Assistant", Role.USER),
+    ("notifications", "Notifications", Role.USER),
 )
 CSS = """
 .ab-nav { display: flex; flex-wrap: wrap; gap: 0.2em 1.1em; align-items: center; }

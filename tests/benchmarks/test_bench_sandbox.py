@@ -59,6 +59,28 @@ def p50_ms(function: Callable[[], Any], calls: int = CALLS, pause: float = 0.0) 
     return statistics.median(times) * 1000
 
 
+def throughput(call: Callable[[], Any], callers: int, seconds: float = THROUGHPUT_SECONDS) -> float:
+    """Calls per second while ``callers`` threads call ``call`` back to back for ``seconds``."""
+    done = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def caller() -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            call()
+            with lock:
+                done += 1
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done / (time.perf_counter() - started)
+
+
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
     return read_shared("binance_BTCUSDT_5m.csv.gz").iloc[-10_000:]
@@ -127,25 +149,9 @@ def test_overhead_throughput_and_kernel_per_call(bars: pd.DataFrame, pool: Bwrap
            f"{warm - in_process:.2f} ms; vs back to back: {warm - plain_hot:.2f} ms)", "<= 5 ms")
     record("  back-to-back calls on the pool, p50", f"{back_to_back:.2f} ms", "report")
 
-    done = 0
-    lock = threading.Lock()
-    stop = time.perf_counter() + THROUGHPUT_SECONDS
-
-    def caller() -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            sandboxed()
-            with lock:
-                done += 1
-
-    callers = [threading.Thread(target=caller) for _ in range(2 * pool.size)]
-    started = time.perf_counter()
-    for thread in callers:
-        thread.start()
-    for thread in callers:
-        thread.join()
-    rate = done / (time.perf_counter() - started)
-    record(f"throughput, {pool.size} slots, {len(callers)} callers", f"{rate:.0f} calls/s", ">= 100/s (2 cores)")
+    callers = 2 * pool.size
+    rate = throughput(sandboxed, callers)
+    record(f"throughput, {pool.size} slots, {callers} callers", f"{rate:.0f} calls/s", ">= 100/s (2 cores)")
 
     with tempfile.TemporaryDirectory() as folder:
         bars_file = Path(folder) / "bars.parquet"

@@ -10,16 +10,13 @@ sizing of the sandbox Deployment. Nothing here asserts on time.
 from __future__ import annotations
 
 import statistics
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from tests.benchmarks.test_bench_sandbox import PARAMS, PAUSE, SOURCE, p50_ms
+from tests.benchmarks.test_bench_sandbox import PARAMS, PAUSE, SOURCE, p50_ms, throughput
 from tests.sandbox.service_process import sandbox_service
 from tests.unit.research.conftest import read_shared
 
@@ -27,33 +24,11 @@ from alphabook.sandbox.pool import BwrapPool
 from alphabook.sandbox.remote import RemoteExecutor
 
 CALLERS = 4
-THROUGHPUT_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
     return read_shared("binance_BTCUSDT_5m.csv.gz").iloc[-10_000:]
-
-
-def _throughput(call: Callable[[], Any]) -> float:
-    done = 0
-    lock = threading.Lock()
-    stop = time.perf_counter() + THROUGHPUT_SECONDS
-
-    def caller() -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            call()
-            with lock:
-                done += 1
-
-    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return done / (time.perf_counter() - started)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +46,8 @@ def test_the_service_against_the_in_process_pool(bars: pd.DataFrame,
                                local.run(SOURCE, bars, PARAMS).to_numpy(), rtol=0, atol=1e-12, equal_nan=True)
     local_ms = p50_ms(lambda: local.run(SOURCE, bars, PARAMS), calls=100, pause=PAUSE)
     remote_ms = p50_ms(lambda: remote.run(SOURCE, bars, PARAMS), calls=100, pause=PAUSE)
-    local_rate = _throughput(lambda: local.run(SOURCE, bars, PARAMS))
-    remote_rate = _throughput(lambda: remote.run(SOURCE, bars, PARAMS))
+    local_rate = throughput(lambda: local.run(SOURCE, bars, PARAMS), CALLERS)
+    remote_rate = throughput(lambda: remote.run(SOURCE, bars, PARAMS), CALLERS)
     small = bars.iloc[-500:]
     small_local = statistics.median([p50_ms(lambda: local.run(SOURCE, small, PARAMS), calls=50, pause=PAUSE)])
     small_remote = statistics.median([p50_ms(lambda: remote.run(SOURCE, small, PARAMS), calls=50, pause=PAUSE)])

@@ -17,13 +17,18 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from alphabook.accounts import two_factor
+from alphabook.accounts.models import User
+from alphabook.accounts.sign_in_models import TotpFactor
 from alphabook.core import audit, clock, migrations
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.core.errors import ConfigurationError
+from alphabook.core.secrets_at_rest import cipher_for, reencrypt_all
+from alphabook.models import Base
+from alphabook.notifications import service as notifications
 from alphabook.trading import alerts
-from alphabook.trading.credentials import cipher_for, reencrypt_all
 from alphabook.trading.models import Alert, Hook, Order, OrderFill, OutboxMessage
 from alphabook.trading.outbox import Dispatcher
 from tests.integration.hook_support import (
@@ -354,7 +359,7 @@ def test_hook_management_is_audited(client: TestClient, database: Database, trad
     assert actions == ["trading.hook_created", "trading.hook_updated", "trading.hook_deleted"]
 
 
-def test_credentials_encrypted_with_rotatable_keys(fresh_database_url: str, tmp_path: Path) -> None:
+def test_secrets_encrypted_with_rotatable_keys(fresh_database_url: str, tmp_path: Path) -> None:
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     old = cipher_for(Settings(home=tmp_path, trading_fernet_key=old_key))
     token = old.encrypt("api-secret")
@@ -379,10 +384,21 @@ def test_credentials_encrypted_with_rotatable_keys(fresh_database_url: str, tmp_
         trader = make_trader(fresh)
         with api(settings_for(fresh, tmp_path / "zero-config")) as client:
             hook = create_hook(client, trader)
+        with fresh.session() as session:  # every other kind of secret at rest is rotated with it
+            person = session.get(User, trader.user_id)
+            assert person is not None
+            seed = two_factor.begin_enrolment(session, person, cipher_for(later), issuer="alphabook")
+            _, webhook = notifications.update_choices(session, later, person,
+                                                      {"webhook_url": "https://93.184.216.34/alphabook"})
         with fresh.session() as session:
-            assert reencrypt_all(session, cipher_for(later)) == 1
+            assert reencrypt_all(session, cipher_for(later), Base.metadata) == 3
         with fresh.session() as session:
             row = session.get(Hook, hook["id"])
             assert row is not None and only_new.decrypt(row.secret_ciphertext) == hook["secret"]
+            factor = session.get(TotpFactor, trader.user_id)
+            assert factor is not None and only_new.decrypt(factor.secret) == seed.secret
+            assert notifications.webhook_secret(session, Settings(home=tmp_path / "elsewhere",
+                                                                  trading_fernet_key=new_key),
+                                                trader.user_id) == webhook
     finally:
         fresh.dispose()

@@ -3,8 +3,9 @@
 Why our own and not jupyterhub-nativeauthenticator: its 1.3.0 release crashes at login on JupyterHub 6
 (it calls the removed ``statsd``). This one is small because the policy lives in
 :mod:`alphabook.accounts.passwords` (argon2 hashes, zxcvbn strength, lockout) and the hub supplies the
-rest; it adds a ``/hub/signup`` page, and GitHub/Google sign-in when configured
-(:mod:`alphabook.accounts.oauth_providers`). It is a ``LocalAuthenticator`` so that, when the hub runs as root,
+rest; it adds a ``/hub/signup`` page, GitHub/Google sign-in when configured
+(:mod:`alphabook.accounts.oauth_providers`), and e-mailed sign-in links and two-factor codes
+(:mod:`alphabook.accounts.sign_in_handlers`). It is a ``LocalAuthenticator`` so that, when the hub runs as root,
 every person gets a Unix account of their own with a private home (see ``hub/jupyterhub_config.py``).
 """
 
@@ -16,15 +17,18 @@ import pwd
 from datetime import timedelta
 from typing import Any
 
-from jupyterhub.auth import LocalAuthenticator
+from jupyterhub.auth import Authenticator, LocalAuthenticator
 from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import maybe_future
 from tornado import web
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Instance, Integer, Unicode, default
 
 from alphabook.accounts import passwords
 from alphabook.accounts.oauth_providers import ProviderLink, build_providers
 from alphabook.accounts.passwords import PasswordPolicy
 from alphabook.accounts.service import find_user
+from alphabook.accounts.sign_in_handlers import SignInFactors, sign_in_handlers
+from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import AlphabookError
 
@@ -49,6 +53,13 @@ class AlphabookAuthenticator(LocalAuthenticator):
     github_url = Unicode("https://github.com", config=True, help="GitHub (or GitHub Enterprise) base URL.")
     google_client_id = Unicode("", config=True, help="Google OAuth client id; with the secret, enables Google.")
     google_client_secret = Unicode("", config=True, help="Google OAuth client secret.")
+    alphabook_settings = Instance(Settings, config=True, help=(
+        "alphabook's settings, for sign-in links and two-factor codes: the mail server, the link lifetime and "
+        "the key that encrypts two-factor seeds. Default: read from the ALPHABOOK_* environment."))
+
+    @default("alphabook_settings")
+    def _alphabook_settings_default(self) -> Settings:
+        return get_settings()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -80,6 +91,15 @@ class AlphabookAuthenticator(LocalAuthenticator):
         return self._database
 
     @property
+    def factors(self) -> SignInFactors:
+        return SignInFactors(self.database, self.alphabook_settings, self.policy)
+
+    @property
+    def magic_links_enabled(self) -> bool:
+        """Whether the login page offers "Email me a sign-in link": only with a mail server to send it."""
+        return bool(self.alphabook_settings.smtp_host)
+
+    @property
     def policy(self) -> PasswordPolicy:
         return PasswordPolicy(
             min_length=self.password_min_length,
@@ -88,7 +108,11 @@ class AlphabookAuthenticator(LocalAuthenticator):
             lockout=timedelta(minutes=self.login_lockout_minutes),
         )
 
-    async def authenticate(self, handler: web.RequestHandler, data: dict[str, str]) -> str | None:
+    async def authenticate(self, handler: BaseHandler, data: dict[str, str]) -> str | None:
+        """The name every factor the account needs has proved; with two-factor on, a right password (or an
+        e-mailed link) answers with the code page instead (see :class:`SignInFactors`)."""
+        if SignInFactors.answers(data):
+            return await self.factors.authenticate(handler, data)
         name = self.normalize_username(data.get("username", ""))
         password = data.get("password", "")
         if not name or not password:
@@ -98,7 +122,7 @@ class AlphabookAuthenticator(LocalAuthenticator):
             raise web.HTTPError(
                 403, f"Too many failed attempts: this account is locked for {self.login_lockout_minutes} minutes."
             )
-        return user
+        return user if user is None else await self.factors.second_factor_gate(handler, user)
 
     def _log_in(self, name: str, password: str) -> tuple[str | None, bool]:
         with self.database.session() as session:
@@ -122,6 +146,14 @@ class AlphabookAuthenticator(LocalAuthenticator):
         with self.database.session() as session:
             return find_user(session, name) is not None
 
+    async def add_user(self, user: Any) -> None:
+        """Without Unix accounts (user servers in containers, or isolation "none") a person is a hub user only:
+        LocalAuthenticator would refuse everyone who has no Unix account of the same name."""
+        if self.create_system_users:
+            await super().add_user(user)
+        else:
+            await maybe_future(Authenticator.add_user(self, user))
+
     def add_system_user(self, user: Any) -> None:
         super().add_system_user(user)
         # Whatever the distribution's default, a person's home is theirs alone.
@@ -129,7 +161,7 @@ class AlphabookAuthenticator(LocalAuthenticator):
 
     def get_handlers(self, app: Any) -> list[tuple[str, type[BaseHandler]]]:
         mounted = [handler for provider in self.providers for handler in provider.get_handlers(app)]
-        return [*super().get_handlers(app), ("/signup", SignUpHandler), *mounted]
+        return [*super().get_handlers(app), ("/signup", SignUpHandler), *sign_in_handlers(), *mounted]
 
 
 class SignUpHandler(BaseHandler):

@@ -23,25 +23,30 @@ from alphabook.api.ratelimit import build_limiter
 from alphabook.api.routes import (
     accounts,
     admin,
+    ai,
     audit,
     copy,
     health,
     hooks,
     jobs,
     marketplace,
+    notifications,
     payments,
     portfolio,
+    sentiment,
     trading,
 )
 from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
+from alphabook.notifications.delivery import Courier
 from alphabook.payments.providers import build_provider
 from alphabook.trading.outbox import Dispatcher
 
 DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router, marketplace.router,
                                    payments.router, admin.router, trading.router, portfolio.router, hooks.router,
-                                   copy.router, jobs.router]
+                                   copy.router, jobs.router, notifications.router, sentiment.router,
+                                   ai.router]
 
 
 def create_app(settings: Settings | None = None, *, prefix: str | None = None) -> FastAPI:
@@ -53,7 +58,11 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.dispatcher is not None:  # sends the orders alerts write (trading_dispatcher_in_api)
             app.state.dispatcher.start()
+        if app.state.courier is not None:  # sends notifications after their commit (notifications_in_api)
+            app.state.courier.start()
         yield
+        if app.state.courier is not None:
+            app.state.courier.stop()
         if app.state.dispatcher is not None:
             app.state.dispatcher.stop()
         app.state.sandbox.close()
@@ -74,6 +83,7 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     app.state.limiter = build_limiter(settings.redis_url)
     app.state.sandbox = AppSandbox(settings)
     app.state.dispatcher = Dispatcher(app.state.database, settings) if settings.trading_dispatcher_in_api else None
+    app.state.courier = Courier(app.state.database, settings) if settings.notifications_in_api else None
     problems.install(app)
     for router in DOMAIN_ROUTERS:
         app.include_router(router, prefix=f"{prefix}api")

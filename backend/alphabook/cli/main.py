@@ -21,6 +21,7 @@ from alphabook.cli.jobs import jobs_app, scheduler_app
 from alphabook.cli.kernels import app as kernels_app
 from alphabook.cli.marketplace import library_app, payouts_app, seed
 from alphabook.cli.sandbox import app as sandbox_app
+from alphabook.cli.sentiment import app as sentiment_app
 from alphabook.cli.trading import app as trading_app
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
@@ -43,6 +44,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(trading_app, name="trading")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(sentiment_app, name="sentiment")
 console = Console(soft_wrap=True)
 
 HUB_CONFIG = PROJECT_ROOT / "hub" / "jupyterhub_config.py"

@@ -24,6 +24,7 @@ from rich.table import Table
 from alphabook.core.config import get_settings
 from alphabook.core.errors import AlphabookError, InvalidInput
 from alphabook.sandbox.limits import Limits
+from alphabook.sandbox.pool import BwrapPool
 from alphabook.sandbox.service import SandboxConfig, build_executor, sandbox_status
 
 app = typer.Typer(help="Run creators' indicators in the sandbox.", no_args_is_help=True)
@@ -122,6 +123,7 @@ def serve(
     except AlphabookError as exc:
         console.print(f"[red]{type(exc).__name__}:[/red] {exc.detail}")
         raise typer.Exit(1) from exc
+    assert isinstance(executor, BwrapPool)  # config.local() names no service: a pool in this process
     uvicorn.run(create_app(executor, config, token), host=host, port=port or settings.sandbox_service_port,
                 log_level=settings.log_level.lower(), timeout_graceful_shutdown=2)
 

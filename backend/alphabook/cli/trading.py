@@ -59,14 +59,16 @@ def new_key() -> None:
 
 @app.command("rotate-key")
 def rotate_key() -> None:
-    """Encrypt every stored broker credential and hook secret again with the first configured key."""
-    from alphabook.trading.credentials import cipher_for, reencrypt_all
+    """Encrypt every stored secret (broker keys, hook and webhook secrets, AI keys, two-factor seeds) again with
+    the first configured key."""
+    from alphabook.core.secrets_at_rest import cipher_for, reencrypt_all
+    from alphabook.models import Base
 
     settings = get_settings()
     database = Database(settings.effective_database_url)
     try:
         with database.session() as session:
-            count = reencrypt_all(session, cipher_for(settings))
+            count = reencrypt_all(session, cipher_for(settings), Base.metadata)
     finally:
         database.dispose()
     console.print(f"{count} secrets re-encrypted with the first key; older keys may now be removed")

@@ -293,6 +293,98 @@ class Settings(BaseSettings):
         default=5, gt=0, le=3600,
         description="How often a dispatcher asks brokers about working orders, to record their later fills.")
 
+    # --- AI assistant (#11) -------------------------------------------------------------
+    ai_managed_provider: Literal["none", "openai", "deepseek", "ollama", "anthropic", "gemini"] = Field(
+        default="none", description=(
+            "The platform's own LLM account, used (with metered credits) by people who configured no key of "
+            "their own; 'none': such people get the built-in offline assistant."))
+    ai_managed_api_key: SecretStr | None = Field(default=None, description=(
+        "The platform's API key for ai_managed_provider (never shown; unused for ollama)."))
+    ai_managed_base_url: str = Field(default="", description=(
+        "Where ai_managed_provider is reached; empty: the provider's public address."))
+    ai_managed_model: str = Field(default="", description="Model of ai_managed_provider; empty: its default.")
+    ai_markup_bp: int = Field(default=3000, ge=0, le=100_000, description=(
+        "What people pay on top of the provider's price for managed calls, in basis points (3000: cost + 30%)."))
+    ai_model_prices: dict[str, list[int]] = Field(
+        default={"gpt-4o-mini": [15, 60], "gpt-4o": [250, 1000], "deepseek-chat": [27, 110],
+                 "claude-3-5-haiku": [80, 400], "claude-sonnet-4": [300, 1500], "gemini-2.0-flash": [10, 40],
+                 "default": [300, 1500]},
+        description=("Provider prices of managed calls in US cents per million [input, output] tokens, by model "
+                     "name prefix (the longest prefix wins; 'default' for the rest)."))
+    ai_requests_per_minute: int = Field(default=20, ge=1, le=10_000, description=(
+        "Assistant calls one person may make per minute (all providers)."))
+    ai_spend_per_day_minor: int = Field(default=500, ge=0, description=(
+        "Managed-key credits one person may spend per UTC day, in US cents."))
+    ai_retry_attempts: int = Field(default=3, ge=1, le=10, description=(
+        "Tries per provider call when the provider is busy (5xx) or rate-limits (429, honouring Retry-After)."))
+    ai_retry_max_wait_seconds: float = Field(default=30.0, ge=0, le=600, description=(
+        "The longest wait between two tries; a longer Retry-After moves on to the next provider."))
+    ai_request_timeout_seconds: float = Field(default=60.0, gt=0, le=600, description=(
+        "How long one provider call may take."))
+    ai_max_tokens: int = Field(default=2048, ge=16, le=65_536, description="Largest answer asked of a model.")
+    ai_custom_endpoints: bool = Field(default=False, description=(
+        "Whether people may give their AI providers an address of their own (their Ollama, a proxy); the API "
+        "then calls whatever address a person names, so turn it on only where every person is trusted."))
+    ai_market_data_dir: Path | None = Field(default=None, description=(
+        "A folder of OHLCV files (e.g. binance_BTCUSDT_5m.csv.gz) the assistant backtests on; unset: the "
+        "bundled offline samples."))
+    ai_backtest_max_bars: int = Field(default=20_000, ge=100, le=2_000_000, description=(
+        "The assistant backtests a generated strategy on at most this many of the latest bars."))
+
+    # --- news, sentiment and market mood (#11) --------------------------------------------
+    news_feeds: list[str] = Field(default=[], description=(
+        "RSS/Atom feeds the sentiment refresh reads, as a JSON list of http(s) URLs, file:// URLs or paths; "
+        "empty: the sample feed shipped with alphabook (invented headlines, works offline)."))
+    news_fetch_timeout_seconds: float = Field(default=10.0, gt=0, le=300, description=(
+        "How long one feed may take to answer before the refresh gives up on it (the others still load)."))
+    sentiment_symbols: dict[str, list[str]] = Field(default={
+        "BTC": ["Bitcoin"], "ETH": ["Ethereum", "Ether"], "SOL": ["Solana"], "XRP": ["Ripple"],
+        "AAPL": ["Apple"], "GOOG": ["Alphabet", "Google"], "MSFT": ["Microsoft"], "ORCL": ["Oracle"],
+        "TSLA": ["Tesla"], "NVDA": ["Nvidia"]}, description=(
+        "Symbols news is matched against, as JSON: ticker -> names (tickers match in capitals, names in any case)."))
+    sentiment_headlines: int = Field(default=50, ge=1, le=1000, description=(
+        "How many of a symbol's latest headlines its sentiment score averages."))
+    sentiment_finbert_path: Path | None = Field(default=None, description=(
+        "A local folder holding a saved FinBERT model (needs the optional 'transformers' and 'torch' packages); "
+        "unset or unusable: headlines are scored with VADER. Never downloaded."))
+    market_mood_symbol: str = Field(default="INDEX:BTC/USD", description=(
+        "The market the Fear & Greed index reads (volatility, momentum, volume); its base asset's headlines "
+        "give the sentiment component."))
+    market_mood_timeframe: str = Field(default="1M", description=(
+        "Bar size of market_mood_symbol's data (1M: the bundled monthly BTC/USD sample; 1d or finer for "
+        "30-day windows in days)."))
+    market_mood_data_dir: Path | None = Field(default=None, description=(
+        "A folder of OHLCV CSV/Parquet files named like binance_BTCUSDT_5m.csv.gz to read market_mood_symbol "
+        "from; unset: the bundled offline samples."))
+
+    # --- notifications (#11) --------------------------------------------------------------
+    notifications_in_api: bool = Field(default=True, description=(
+        "Deliver notifications (e-mail, signed webhooks) from a thread inside each API process; it also sends "
+        "what other processes recorded (the scheduler, 'alphabook payouts run'). Turn off only where no API runs."))
+    notifications_poll_seconds: float = Field(default=2.0, gt=0, le=300, description=(
+        "How often the delivery thread looks for notifications recorded by other processes (those of its own "
+        "process are sent at once)."))
+    notifications_max_attempts: int = Field(default=6, ge=1, le=50, description=(
+        "Tries of one e-mail or webhook delivery before it is marked failed."))
+    notifications_backoff_seconds: float = Field(default=30.0, gt=0, le=3600, description=(
+        "Wait before the first retry of a failed delivery; it doubles with each try, up to an hour."))
+    notifications_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description=(
+        "How long a notification webhook (people's and scheduled jobs') may take to answer."))
+    notifications_private_targets: bool | None = Field(default=None, description=(
+        "Let notification webhooks (people's and scheduled jobs') reach private, loopback and link-local "
+        "addresses. Off, such addresses are refused, so nobody can make the server call its own network. Unset: "
+        "allowed only when this installation is itself served on loopback (a developer's machine, whose only "
+        "users can reach those addresses anyway)."))
+
+    # --- sign-in extras (#11) -------------------------------------------------------------
+    magic_link_minutes: int = Field(default=15, ge=1, le=24 * 60, description=(
+        "How long an e-mailed sign-in link works; each link works once. Links are offered on the login page "
+        "only when an SMTP server is configured (ALPHABOOK_SMTP_HOST)."))
+    magic_links_per_hour: int = Field(default=5, ge=1, le=100, description=(
+        "Sign-in links one account may be sent per hour; further requests are answered as usual but send nothing."))
+    two_factor_issuer: str = Field(default="alphabook", min_length=1, max_length=64, description=(
+        "The name authenticator apps show beside a person's two-factor codes."))
+
     # --- executor service (#10) -----------------------------------------------------------
     sandbox_url: str | None = Field(default=None, description=(
         "The sandbox executor service (`alphabook sandbox serve`) that runs creators' indicators, e.g. "

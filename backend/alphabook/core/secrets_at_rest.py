@@ -13,15 +13,23 @@ With the setting empty, zero configuration still works: a key is derived from a 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import MetaData, and_, select
+from sqlalchemy.orm import Session
 
+from alphabook.core import audit
 from alphabook.core.config import Settings
 from alphabook.core.errors import ConfigurationError
 
-__all__ = ["CredentialCipher", "cipher_for"]
+__all__ = ["ENCRYPTED", "CredentialCipher", "cipher_for", "reencrypt_all"]
+
+#: The ``info`` of every column that holds a Fernet token: ``mapped_column(Text, info=ENCRYPTED)``. Key rotation
+#: finds the columns by it, so a new kind of secret is rotated with the others without anyone remembering to.
+ENCRYPTED: dict[str, Any] = {"encrypted": True}
 
 GENERATED_SECRET = "trading_fernet_key"  # noqa: S105 (the name of the file, not a secret)
 
@@ -90,3 +98,24 @@ def _derived_key(settings: Settings) -> bytes:
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                    info=b"alphabook trading secrets at rest").derive(secret.encode())
     return base64.urlsafe_b64encode(derived)
+
+
+def reencrypt_all(session: Session, cipher: CredentialCipher, metadata: MetaData) -> int:
+    """Encrypt every value of every ``ENCRYPTED`` column of ``metadata`` again with the first key.
+
+    Returns how many values were rotated; audited (the count, never a value). A value no configured key
+    decrypts stops the rotation with ConfigurationError before anything is written.
+    """
+    count = 0
+    for table in metadata.sorted_tables:
+        columns = [column for column in table.columns if column.info.get("encrypted")]
+        if not columns:
+            continue
+        keys = list(table.primary_key.columns)
+        for row in session.execute(select(*keys, *columns).order_by(*keys)).mappings():
+            rotated = {column.name: cipher.rotate(row[column]) for column in columns if row[column] is not None}
+            if rotated:
+                session.execute(table.update().where(and_(*(key == row[key] for key in keys))).values(rotated))
+                count += len(rotated)
+    audit.record(session, actor="cli", action="secrets.keys_rotated", subject="secrets", values=count)
+    return count

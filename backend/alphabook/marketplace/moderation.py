@@ -13,6 +13,7 @@ from alphabook.core.clock import utcnow
 from alphabook.core.errors import Conflict, Forbidden, InvalidInput
 from alphabook.marketplace.listings import activate
 from alphabook.marketplace.models import Flag, Listing, ListingStatus, ListingVersion, VersionStatus
+from alphabook.notifications import announce
 
 __all__ = ["approve", "flag", "open_flags", "pending_version", "queue", "reinstate", "reject", "remove",
            "resolve_flags", "suspend"]
@@ -62,6 +63,7 @@ def approve(session: Session, admin: User, listing: Listing, reason: str | None 
         listing.status, listing.status_reason = ListingStatus.APPROVED, reason
     listing.updated_at = utcnow()
     _record(session, admin, "listing.approved", listing, before, reason, version)
+    announce.listing_decided(session, listing, version)
     session.flush()
     return version
 
@@ -78,6 +80,7 @@ def reject(session: Session, admin: User, listing: Listing, reason: str) -> List
         listing.status, listing.status_reason = ListingStatus.REJECTED, reason
     listing.updated_at = utcnow()
     _record(session, admin, "listing.rejected", listing, before, reason, version)
+    announce.listing_decided(session, listing, version)
     session.flush()
     return version
 

@@ -23,6 +23,7 @@ from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.core.errors import Conflict, InvalidInput, RejectedError, TemporaryError
 from alphabook.core.money import Money
+from alphabook.notifications import announce
 from alphabook.payments import ledger
 from alphabook.payments.models import Payout, PayoutAccount, PayoutStatus
 from alphabook.payments.providers import PaymentProvider
@@ -105,11 +106,13 @@ def pay(session: Session, provider: PaymentProvider, payout: Payout, *, actor: s
                     payout_id=payout.id)
         audit.record(session, actor=actor, action="payout.failed", subject=f"payout:{payout.id}",
                      reason=exc.detail, before={"status": PayoutStatus.QUEUED}, after={"status": payout.status})
+        announce.payout_settled(session, payout)
         return payout
     payout.status, payout.provider_ref, payout.settled_at = PayoutStatus.PAID, reference, utcnow()
     audit.record(session, actor=actor, action="payout.paid", subject=f"payout:{payout.id}", provider_ref=reference,
                  amount_minor=payout.amount_minor, currency=payout.currency,
                  before={"status": PayoutStatus.QUEUED}, after={"status": payout.status})
+    announce.payout_settled(session, payout)
     return payout
 
 

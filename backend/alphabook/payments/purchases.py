@@ -24,6 +24,7 @@ from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from alphabook.core.money import Money, split
 from alphabook.marketplace import entitlements
 from alphabook.marketplace.models import Listing, ListingStatus
+from alphabook.notifications import announce
 from alphabook.payments import ledger
 from alphabook.payments.models import Purchase, PurchaseStatus
 from alphabook.payments.providers import CheckoutRequest, PaymentProvider
@@ -127,6 +128,7 @@ def complete(session: Session, purchase: Purchase, *, actor: str, payment_ref: s
     ], purchase_id=purchase.id)
     audit.record(session, actor=actor, action="purchase.completed", subject=f"purchase:{purchase.id}",
                  before=before, after=_snapshot(purchase))
+    announce.sale_made(session, purchase)
     return True
 
 

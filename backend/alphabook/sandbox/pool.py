@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -112,9 +112,15 @@ class BwrapPool(Executor):
         return job.ticket
 
     def run(self, source: str, df: pd.DataFrame, params: Mapping[str, Any],
-            limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
-        """``submit`` + ``result``, run in the calling thread when a slot is idle (no thread hand-offs)."""
+            limits: Limits = DEFAULT_LIMITS, *, on_ticket: Callable[[Ticket], None] | None = None) -> pd.DataFrame:
+        """``submit`` + ``result``, run in the calling thread when a slot is idle (no thread hand-offs).
+
+        ``on_ticket`` is given the call's ticket before it runs, so that another thread may ``cancel`` it (the
+        executor service does, when its caller cancels).
+        """
         job = self._prepare(source, df, params, limits)
+        if on_ticket is not None:
+            on_ticket(job.ticket)
         self._run_here_or_queue(job)
         return self.result(job.ticket)
 

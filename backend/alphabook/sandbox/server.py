@@ -28,9 +28,10 @@ from alphabook.api import problems
 from alphabook.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from alphabook.sandbox.base import Ticket
 from alphabook.sandbox.frames import decode_frame, encode_result
+from alphabook.sandbox.pool import BwrapPool
 from alphabook.sandbox.protocol import ProtocolError, pack, unpack
 from alphabook.sandbox.remote import CALLS_PATH, FRAME_TYPE, limits_of
-from alphabook.sandbox.service import Pool, SandboxConfig, sandbox_status
+from alphabook.sandbox.service import SandboxConfig, sandbox_status
 
 __all__ = ["MAX_REQUEST_BYTES", "create_app"]
 
@@ -44,7 +45,7 @@ class CallCancelled(Conflict):
     slug = "sandbox-cancelled"
 
 
-def create_app(executor: Pool, config: SandboxConfig, token: str | None) -> FastAPI:
+def create_app(executor: BwrapPool, config: SandboxConfig, token: str | None) -> FastAPI:
     """The service's app around ``executor`` (closed when the app stops)."""
     calls: dict[str, Ticket] = {}
     lock = threading.Lock()
@@ -87,11 +88,12 @@ def create_app(executor: Pool, config: SandboxConfig, token: str | None) -> Fast
             raise InvalidInput(f"The call is not in the sandbox's wire format: {error}") from error
         if not isinstance(source, str) or not isinstance(params, dict):
             raise InvalidInput("The call's source must be a string and its params an object.")
-        ticket = executor.submit(source, df, params, limits)
-        with lock:
-            calls[call_id] = ticket
-        try:
-            output = await run_in_threadpool(executor.result, ticket)
+        def remember(ticket: Ticket) -> None:
+            with lock:
+                calls[call_id] = ticket
+
+        try:  # run() computes in this worker thread when a slot is idle: no hand-off to the slot's thread
+            output = await run_in_threadpool(executor.run, source, df, params, limits, on_ticket=remember)
         except CancelledError as error:
             raise CallCancelled("The call was cancelled by its caller.") from error
         finally:

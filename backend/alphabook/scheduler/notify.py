@@ -3,18 +3,22 @@ server) and/or a POST signed the Standard Webhooks way (:mod:`alphabook.core.web
 own secret, shown to its owner), as the job's ``notify`` asks (``on``: failure and/or success).
 
 A notification that cannot be delivered is written to the run's log; it never changes how the run is recorded.
+Webhooks go out through :mod:`alphabook.notifications.outgoing`, which refuses private addresses as it does for
+people's webhooks. A job without targets of its own reaches its owner through their notification preferences
+instead (:func:`alphabook.notifications.announce.run_ended`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from alphabook.core.config import Settings
+from alphabook.core.errors import AlphabookError
 from alphabook.core.mail import send_email
-from alphabook.core.webhook_signatures import headers
+from alphabook.notifications import outgoing
+from alphabook.notifications.events import Event, message
 from alphabook.scheduler.models import Job, Run, RunStatus
 
 __all__ = ["payload", "send"]
@@ -45,25 +49,20 @@ def send(job: Job, run: Run, settings: Settings) -> list[str]:
     if job.notify.get("email"):
         said.append(_email(job.notify["email"], body, settings))
     if job.notify.get("webhook"):
-        said.append(_webhook(job.notify["webhook"], job.notify.get("secret", ""), body))
+        said.append(_webhook(job.notify["webhook"], job.notify.get("secret", ""), body, settings))
     return said
 
 
 def _email(to: str, body: dict[str, Any], settings: Settings) -> str:
-    run, job = body["run"], body["job"]
-    lines = [f"Job {job['name']}, run {run['id']} (attempt {run['attempt']}): {run['status']}."]
-    if run["error"]:
-        lines.append(f"Cell {run['failed_cell']}: {run['error']}" if run["failed_cell"] else run["error"])
-    lines.append(f"Output: {run['output']}")
-    subject = f"[alphabook] {job['name']}: run {run['id']} {run['status'].replace('_', ' ')}"
-    return send_email(to, subject, "\n".join(lines), settings)
+    subject, text = message(Event.RUN_SUCCEEDED if body["run"]["status"] in SUCCESS else Event.RUN_FAILED, body)
+    return send_email(to, subject, text, settings)
 
 
-def _webhook(url: str, secret: str, body: dict[str, Any]) -> str:
-    content = json.dumps(body, separators=(",", ":")).encode()
-    try:
-        reply = httpx.post(url, content=content, timeout=10, headers={
-            "content-type": "application/json", **headers(secret, content)})
+def _webhook(url: str, secret: str, body: dict[str, Any], settings: Settings) -> str:
+    try:  # refuses private addresses unless allowed (notifications_private_targets), as people's webhooks
+        reply = outgoing.post(url, secret, body, settings)
+    except AlphabookError as refused:
+        return f"webhook {url} refused: {refused.detail}"
     except httpx.HTTPError as error:
         return f"webhook {url} failed: {error}"
     return f"webhook {url} answered {reply.status_code}"

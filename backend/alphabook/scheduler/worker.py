@@ -24,6 +24,7 @@ from alphabook.accounts.models import User
 from alphabook.core.config import PROJECT_ROOT, Settings
 from alphabook.core.db import Database
 from alphabook.marketplace.models import ListingVersion
+from alphabook.notifications import announce
 from alphabook.scheduler import notify, queue
 from alphabook.scheduler.execution import Beat, Outcome, Prepared, run_notebook
 from alphabook.scheduler.homes import account_of
@@ -124,6 +125,7 @@ class Scheduler:
                 return  # not the end yet: the owner hears about the last attempt
             for line in notify.send(run.job, run, self.settings):
                 run.log += f"--- notification: {line}\n"
+            announce.run_ended(session, run.job, run, self.settings)
 
     # --- embedded mode --------------------------------------------------------------------------------------
     def serve(self, stop: threading.Event) -> None:

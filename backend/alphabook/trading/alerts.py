@@ -43,6 +43,7 @@ from alphabook.core import audit, webhook_signatures
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
 from alphabook.core.errors import AlphabookError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from alphabook.notifications import announce
 from alphabook.trading import orders
 from alphabook.trading.brokers.base import OrderType, Side, TimeInForce
 from alphabook.trading.credentials import cipher_for
@@ -185,6 +186,7 @@ def receive(session: Session, settings: Settings, hook_id: str, delivery: Delive
     except (RiskRefused, InvalidInput, Conflict, Forbidden) as refusal:
         alert.decision, alert.dedupe_key, alert.reason = AlertDecision.REFUSED.value, None, refusal.detail
         _audit_refusal(session, hook, alert, refusal)
+        announce.alert_refused(session, account, hook, alert, intent, refusal)
         return Outcome(AlertDecision.REFUSED, alert.id, refusal=refusal)
     alert.order_id = order.id
     return Outcome(AlertDecision.ACCEPTED, alert.id, order=order)

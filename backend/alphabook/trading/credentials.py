@@ -1,6 +1,5 @@
 """Broker credentials and hook secrets, stored encrypted (:mod:`alphabook.core.secrets_at_rest` holds the Fernet
-keys and their rotation); ``alphabook trading rotate-key`` (:func:`reencrypt_all`) re-encrypts them with the first
-key.
+keys and their rotation, ``alphabook trading rotate-key``).
 
 Plaintext never leaves the services that need it (the broker registry, hook authentication): no API shape has
 a field for it.
@@ -13,17 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import InvalidInput
 from alphabook.core.secrets_at_rest import CredentialCipher, cipher_for
-from alphabook.trading.models import BrokerCredential, Hook, TradingAccount
+from alphabook.trading.models import BrokerCredential, TradingAccount
 
-__all__ = ["BrokerSecrets", "CredentialCipher", "cipher_for", "load_credentials", "reencrypt_all",
-           "store_credentials"]
+__all__ = ["BrokerSecrets", "CredentialCipher", "cipher_for", "load_credentials", "store_credentials"]
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerSecrets:
@@ -60,22 +58,6 @@ def load_credentials(cipher: CredentialCipher, credential: BrokerCredential) -> 
     data = json.loads(cipher.decrypt(credential.ciphertext))
     return BrokerSecrets(api_key=data["api_key"], secret=data["secret"], password=data.get("password"),
                          options=data.get("options") or {})
-
-
-def reencrypt_all(session: Session, cipher: CredentialCipher) -> int:
-    """Encrypt every stored credential and hook secret again with the first key; returns how many values."""
-    count = 0
-    for credential in session.scalars(select(BrokerCredential).order_by(BrokerCredential.account_id)):
-        credential.ciphertext = cipher.rotate(credential.ciphertext)
-        count += 1
-    for hook in session.scalars(select(Hook).order_by(Hook.id)):
-        hook.secret_ciphertext = cipher.rotate(hook.secret_ciphertext)
-        count += 1
-        if hook.previous_secret_ciphertext is not None:
-            hook.previous_secret_ciphertext = cipher.rotate(hook.previous_secret_ciphertext)
-            count += 1
-    audit.record(session, actor="cli", action="trading.keys_rotated", subject="trading", values=count)
-    return count
 
 
 def _hint(api_key: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from alphabook.accounts.models import User
 from alphabook.core.db import Base
 from alphabook.core.money import Money
+from alphabook.core.secrets_at_rest import ENCRYPTED
 
 __all__ = ["AccountKind", "AccountStatus", "Alert", "AlertDecision", "BrokerCredential", "Hook", "HookFormat", "Order",
            "OrderFill", "OrderSource", "OrderState", "OutboxMessage", "OutboxStatus", "TradingAccount"]
@@ -114,7 +115,7 @@ class BrokerCredential(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("trading_accounts.id", ondelete="CASCADE"), primary_key=True)
     venue: Mapped[str] = mapped_column(String(40))  # the ccxt exchange id, or "alpaca"
     sandbox: Mapped[bool] = mapped_column(Boolean)  # the venue's testnet / paper endpoint
-    ciphertext: Mapped[str] = mapped_column(Text)
+    ciphertext: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
 
@@ -129,8 +130,8 @@ class Hook(Base):
     name: Mapped[str] = mapped_column(String(80))
     format: Mapped[str] = mapped_column(String(12))
     live: Mapped[bool] = mapped_column(Boolean)  # False: a paper hook, which can never reach a live broker
-    secret_ciphertext: Mapped[str] = mapped_column(Text)
-    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text)  # still accepted until ...
+    secret_ciphertext: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
+    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)  # still accepted until ...
     previous_secret_until: Mapped[datetime | None]  # ... this moment (rotation overlap)
     allowed_ips: Mapped[list[str]]  # addresses or networks; empty allows any
     limits: Mapped[dict[str, Any]]  # this hook's risk limits (see alphabook.trading.risk)

@@ -1,0 +1,18 @@
+"""The hub's authenticator where people have no Unix accounts: user servers in containers, or isolation "none"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from alphabook.accounts.authenticator import AlphabookAuthenticator
+from alphabook.core import migrations
+
+
+async def test_a_new_person_is_added_without_a_unix_account_when_the_hub_makes_none(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'alphabook.db'}"
+    migrations.upgrade(url)
+    authenticator = AlphabookAuthenticator(database_url=url, create_system_users=False, allow_all=True)
+    person = SimpleNamespace(name="nobody-has-this-unix-name")  # what the hub passes: its User, read for .name
+    await authenticator.add_user(person)  # LocalAuthenticator alone raises KeyError: "does not exist on the system"
+    assert not authenticator.system_user_exists(person)

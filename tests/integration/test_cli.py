@@ -8,14 +8,18 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pyotp
 from nbformat.v4 import new_code_cell, new_notebook
 from sqlalchemy import inspect
 
 from alphabook import __version__
-from alphabook.accounts import passwords
+from alphabook.accounts import passwords, two_factor
 from alphabook.accounts.passwords import PasswordPolicy
+from alphabook.accounts.service import find_user
+from alphabook.core import audit
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
+from alphabook.core.secrets_at_rest import cipher_for
 
 ALPHABOOK = str(Path(sys.executable).parent / "alphabook")
 
@@ -61,6 +65,33 @@ def test_user_create_then_log_in(tmp_path: Path, fresh_database_url: str) -> Non
         database.dispose()
     weak = _run(["user", "create", "rupert", "--password-stdin"], tmp_path, fresh_database_url, stdin="letmein")
     assert weak.returncode == 1 and "at least 10 characters" in weak.stdout
+
+
+def test_an_operator_resets_a_lost_second_factor(tmp_path: Path, fresh_database_url: str) -> None:
+    assert _run(["user", "create", "wren", "--password-stdin"], tmp_path, fresh_database_url,
+                stdin="a-quiet-orchard-in-june-42").returncode == 0
+    database = Database(fresh_database_url)
+    try:
+        with database.session() as session:
+            wren = find_user(session, "wren")
+            assert wren is not None
+            cipher = cipher_for(Settings(home=tmp_path))
+            enrolment = two_factor.begin_enrolment(session, wren, cipher, issuer="alphabook")
+            two_factor.confirm_enrolment(session, wren, pyotp.TOTP(enrolment.secret).now(), cipher)
+        result = _run(["user", "reset-2fa", "wren", "--reason", "ID checked on a video call"], tmp_path,
+                      fresh_database_url)
+        assert result.returncode == 0 and "is off" in result.stdout, result.stdout + result.stderr
+        with database.session() as session:
+            wren = find_user(session, "wren")
+            assert wren is not None and not two_factor.is_enabled(session, wren)
+            [entry] = [e for e in audit.entries(session, subject="user:wren") if e.action == "user.two_factor_disabled"]
+            assert entry.actor == "cli" and entry.data == {"reason": "ID checked on a video call"}
+    finally:
+        database.dispose()
+    again = _run(["user", "reset-2fa", "wren", "--reason", "twice"], tmp_path, fresh_database_url)
+    assert again.returncode == 0 and "had no two-factor" in again.stdout
+    missing = _run(["user", "reset-2fa", "nobody", "--reason", "x"], tmp_path, fresh_database_url)
+    assert missing.returncode == 1 and "no user 'nobody'" in missing.stdout
 
 
 def test_config_show_masks_secrets(tmp_path: Path, fresh_database_url: str) -> None:

@@ -32,7 +32,7 @@ from alphabook.core.errors import Conflict, InvalidInput
 from alphabook.core.secrets_at_rest import CredentialCipher
 
 __all__ = ["RECOVERY_CODE_COUNT", "Enrolment", "Verdict", "begin_enrolment", "confirm_enrolment", "disable",
-           "is_enabled", "matching_step", "normalized_code", "recovery_codes_left", "verify"]
+           "is_enabled", "matching_step", "normalized_code", "recovery_codes_left", "reset", "verify"]
 
 RECOVERY_CODE_COUNT = 10
 #: Steps either side of now a code may come from (30 s each): tolerates a phone's clock drift.
@@ -130,10 +130,23 @@ def disable(session: Session, user: User, code: str, cipher: CredentialCipher, p
     cannot; returned rather than raised, so that a wrong code's count towards the lockout is committed."""
     verdict = verify(session, user, code, cipher, policy)
     if verdict is Verdict.ACCEPTED:
-        session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
-        audit.record(session, actor=user.name, action="user.two_factor_disabled", subject=f"user:{user.name}")
+        _remove(session, user, actor=user.name)
     return verdict
+
+
+def reset(session: Session, user: User, *, actor: str, reason: str) -> bool:
+    """An operator switches ``user``'s two-factor off (they lost both their device and their recovery codes,
+    and proved who they are some other way); audited with the reason. False when it was not on."""
+    if session.get(TotpFactor, user.id) is None:
+        return False
+    _remove(session, user, actor=actor, reason=reason)
+    return True
+
+
+def _remove(session: Session, user: User, *, actor: str, **why: str) -> None:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    audit.record(session, actor=actor, action="user.two_factor_disabled", subject=f"user:{user.name}", **why)
 
 
 def matching_step(secret: str, code: str, last_used_step: int | None) -> int | None:

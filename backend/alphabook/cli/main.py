@@ -142,6 +142,31 @@ def user_create(
     console.print(f"user [bold]{name}[/bold] can now log in at {settings.base_url}/hub/login")
 
 
+@user_app.command("reset-2fa")
+def user_reset_two_factor(
+    name: Annotated[str, typer.Argument(help="The account's username.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log), e.g. how you checked who asked.")],
+) -> None:
+    """Switch off NAME's two-factor sign-in, for someone who lost both their device and their recovery codes."""
+    from alphabook.accounts import two_factor
+    from alphabook.accounts.service import find_user
+
+    settings = get_settings()
+    migrations.upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+    try:
+        with database.session() as session:
+            person = find_user(session, name)
+            if person is None:
+                console.print(f"[red]error:[/red] there is no user {name!r}")
+                raise typer.Exit(1)
+            was_on = two_factor.reset(session, person, actor="cli", reason=reason)
+    finally:
+        database.dispose()
+    console.print(f"two-factor sign-in of [bold]{name}[/bold] is off; they sign in with their password and can "
+                  "turn it on again at /hub/2fa" if was_on else f"{name} had no two-factor sign-in")
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print every setting's effective value (secrets masked), its variable and what it is for."""

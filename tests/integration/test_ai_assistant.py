@@ -22,9 +22,9 @@ from alphabook.sdk import client as sdk_client
 from tests.fakes.fake_llm import KEY, FakeLLM, fake_llm, server_error
 from tests.integration.live_api import LiveApi, live_api
 from tests.integration.market import key_for
+from tests.unit.research.conftest import SHARED_DATA
 
 EXAMPLE = "buy BTC when RSI < 30 and MACD crosses above its signal"
-SHARED_DATA = Path("/work/shared/data")
 
 
 @dataclass

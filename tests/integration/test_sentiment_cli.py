@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from alphabook.cli.sentiment import first_refresh
+from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.sentiment import queries
 from tests.fakes.fake_feeds import FakeFeeds, market_news
@@ -44,3 +46,23 @@ def test_a_failing_feed_makes_the_command_fail_after_storing_the_others(tmp_path
     assert result.returncode == 1
     assert "2 feeds read: 3 new stories" in result.stdout
     assert f"FAILED {publisher.url('/crypto.atom')}: answered 500 Internal Server Error" in result.stdout
+
+
+def test_the_first_start_computes_the_market_mood_once(tmp_path: Path, fresh_database_url: str) -> None:
+    assert _run(["db", "upgrade"], tmp_path, fresh_database_url).returncode == 0
+    database = Database(fresh_database_url)
+    try:
+        configured = Settings(home=tmp_path, database_url=fresh_database_url,
+                              news_feeds=["https://example.invalid/rss"])
+        first_refresh(configured)  # configured feeds are the job's business: a start never waits on them
+        with database.session() as session:
+            assert queries.fear_greed_history(session, 10) == []
+        settings = Settings(home=tmp_path, database_url=fresh_database_url)
+        first_refresh(settings)  # what `alphabook run` does before starting the hub
+        first_refresh(settings)  # and on every later start: nothing more
+        with database.session() as session:
+            [snapshot] = queries.fear_greed_history(session, 10)
+            assert 0 <= snapshot.value <= 100
+            assert queries.news_page(session, settings, symbol=None, limit=50, offset=0).total == 8
+    finally:
+        database.dispose()

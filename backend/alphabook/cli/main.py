@@ -22,6 +22,7 @@ from alphabook.cli.kernels import app as kernels_app
 from alphabook.cli.marketplace import library_app, payouts_app, seed
 from alphabook.cli.sandbox import app as sandbox_app
 from alphabook.cli.sentiment import app as sentiment_app
+from alphabook.cli.sentiment import first_refresh
 from alphabook.cli.trading import app as trading_app
 from alphabook.core import migrations
 from alphabook.core.config import PROJECT_ROOT, get_settings
@@ -66,6 +67,7 @@ def run() -> None:
     migrations.upgrade(settings.effective_database_url)
     admin = ensure_admin(settings, Database(settings.effective_database_url))
     seed(settings)
+    first_refresh(settings)
     if admin.new_password:
         password = f"[bold]{admin.new_password}[/bold]  (shown once; kept in {admin.password_file})"
     elif settings.admin_password:

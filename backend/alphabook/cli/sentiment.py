@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from alphabook.core.config import get_settings
+from alphabook.core.config import Settings, get_settings
 from alphabook.core.db import Database
 
 app = typer.Typer(help="News sentiment and the Fear & Greed index.", no_args_is_help=True)
@@ -36,3 +36,25 @@ def refresh(feed: Annotated[list[str] | None, typer.Option(
         console.print(line, markup=False)
     if report.failed_feeds or report.fear_greed is None:
         raise typer.Exit(1)
+
+
+def first_refresh(settings: Settings) -> None:
+    """On an installation's first start, compute the market mood once from the bundled sample feed, so the
+    Market page and the endpoints answer before anyone schedules the job. Configured feeds are left to the job:
+    a start must not wait on someone else's server."""
+    from sqlalchemy import select
+
+    from alphabook.sentiment.models import FearGreedSnapshot
+    from alphabook.sentiment.service import refresh as run_refresh
+
+    if settings.news_feeds:
+        return
+    database = Database(settings.effective_database_url)
+    try:
+        with database.session() as session:
+            if session.scalars(select(FearGreedSnapshot.id).limit(1)).first() is not None:
+                return
+        report = run_refresh(database, settings)
+    finally:
+        database.dispose()
+    console.print(report.lines()[0], markup=False)

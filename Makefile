@@ -75,10 +75,14 @@ $(LABEXTENSION): extensions/package.json extensions/package-lock.json extensions
 	cd extensions && npm ci --no-audit --no-fund --loglevel=error && PATH="$(abspath $(BIN)):$$PATH" npm run build
 	@touch $@
 
-$(EXTENSION): $(LABEXTENSION) extensions/pyproject.toml | $(INSTALLED)
+$(EXTENSION): $(LABEXTENSION) extensions/pyproject.toml extensions/jupyter-config/jupyter_jupyter_ai_config.json \
+		| $(INSTALLED)
 	$(BIN)/python -m pip install --quiet --no-deps -e ./extensions
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite ./extensions
 	$(BIN)/jupyter server extension enable --sys-prefix alphabook_jupyterlab
+	# an editable install leaves out the package's shared data: jupyter-ai's chat answers with alphabook's models
+	install -D -m 644 extensions/jupyter-config/jupyter_jupyter_ai_config.json \
+		$(VENV)/etc/jupyter/jupyter_jupyter_ai_config.json
 	@touch $@
 
 clean:

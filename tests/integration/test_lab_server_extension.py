@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +21,9 @@ import pytest
 
 from alphabook.core.config import PROJECT_ROOT, Settings
 from alphabook.core.db import Database
+from tests.integration.jupyter_server import jupyter_server
 from tests.integration.live_api import live_api
 from tests.integration.market import API, Market, key_for
-from tests.ports import free_port
 
 EXAMPLE = PROJECT_ROOT / "notebooks" / "examples" / "smoothed-rsi.ipynb"
 
@@ -47,34 +45,13 @@ def lab(database: Database, tmp_path: Path) -> Iterator[Lab]:
     root = tmp_path / "home"
     root.mkdir()
     shutil.copy(EXAMPLE, root / "smoothed-rsi.ipynb")
-    token, port = secrets.token_hex(16), free_port()
     with live_api(Settings(home=tmp_path, database_url=database.url, payment_provider="local")) as api:
         env = {**os.environ, "ALPHABOOK_API_URL": api.url, "ALPHABOOK_API_KEY": key["Authorization"].split()[1],
                "ALPHABOOK_PUBLIC_URL": "http://hub.example"}
-        log = (tmp_path / "server.log").open("wb")
-        server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                                   f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-                                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        http = httpx.Client(base_url=base, headers={"Authorization": f"token {token}"}, timeout=120)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if http.get("/api/status").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.2)
-            with httpx.Client(base_url=api.url, headers=key, timeout=60) as api_http:
-                yield Lab(http, creator, api_http, database)
-        finally:
-            http.close()
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
+        with jupyter_server(root, env, tmp_path / "server.log") as server, \
+                httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http, \
+                httpx.Client(base_url=api.url, headers=key, timeout=60) as api_http:
+            yield Lab(http, creator, api_http, database)
 
 
 def test_the_publish_dialog_drafts_validates_and_publishes_the_notebook(lab: Lab) -> None:

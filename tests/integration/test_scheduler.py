@@ -6,7 +6,6 @@ run the same time twice. Notebooks really run (papermill, real kernels); only th
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import pwd
@@ -21,8 +20,6 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from fastapi.testclient import TestClient
 from nbformat.v4 import new_code_cell, new_notebook
 from sqlalchemy import delete, func, select, update
@@ -38,8 +35,8 @@ from alphabook.marketplace import entitlements
 from alphabook.scheduler import jobs, outputs, queue
 from alphabook.scheduler.models import Job, Run, RunStatus
 from alphabook.scheduler.worker import Scheduler
+from tests.fakes.mailbox import SmtpInbox, WebhookReceiver
 from tests.integration.market import API, key_for, make_listing, ok, problem
-from tests.ports import free_port
 
 
 def _notebook(path: Path, *cells: str, kernel: str = "python3") -> None:
@@ -355,36 +352,12 @@ def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: D
                                                                      world: tuple[Settings, User]) -> None:
     """A real SMTP server (aiosmtpd) and a real HTTP endpoint receive the notification of a failed run."""
     settings, owner = world
-    mails: list[object] = []
-
-    class Inbox(Message):
-        def handle_message(self, message: object) -> None:
-            mails.append(message)
-
-    posts: list[tuple[dict[str, str], bytes]] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(({key.lower(): value for key, value in self.headers.items()},
-                          self.rfile.read(int(self.headers["content-length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    smtp_port = free_port()
-    smtp = Controller(Inbox(), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    try:
-        settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
+    with SmtpInbox() as inbox, WebhookReceiver() as web:
+        settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": inbox.port,
                                                "smtp_starttls": False})
         _notebook(settings.home / "users" / owner.name / "broken.ipynb", "x = 0", "1 / x")
         job_id = _job(database, settings, owner, notebook="broken.ipynb", cron="0 0 1 1 *", notify={
-            "on": ["failure"], "email": "quant@example.org",
-            "webhook": f"http://127.0.0.1:{web.server_address[1]}/hook"})
+            "on": ["failure"], "email": "quant@example.org", "webhook": f"{web.url}/hook"})
         with database.session() as session:
             session.execute(update(Job).where(Job.id == job_id).values(kernel="python3"))
             job = session.get(Job, job_id)
@@ -392,15 +365,14 @@ def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: D
             secret = job.notify["secret"]
             run_id = jobs.run_now(session, session.get(User, owner.id), job).id  # type: ignore[arg-type]
         Scheduler(settings, database).work_once()
-    finally:
-        smtp.stop()
-        web.shutdown()
+        mails, posts = inbox.to("quant@example.org"), web.at("/hook")
     run = _run(database, run_id)
     assert run.status == RunStatus.FAILED
     [mail] = mails
-    assert "run " + str(run_id) + " failed" in mail["Subject"] and mail["To"] == "quant@example.org"  # type: ignore[index]
-    assert "Cell 2: ZeroDivisionError" in mail.get_payload()  # type: ignore[attr-defined]
-    [(headers, body)] = posts
+    assert "run " + str(run_id) + " failed" in mail["Subject"] and mail["To"] == "quant@example.org"
+    assert "Cell 2: ZeroDivisionError" in mail.get_payload()
+    [post] = posts
+    headers, body = post.headers, post.body
     expected = signature(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
     assert headers["webhook-signature"] == "v1," + expected.decode() and base64.b64decode(expected)
     sent = json.loads(body)

@@ -108,6 +108,33 @@ def quiet_database(database: Database, tmp_path: Path) -> Iterator[Database]:
         yield own
 
 
+def test_a_burst_for_one_paper_account_is_placed_in_one_round_each_order_in_turn(quiet_database: Database,
+                                                                                  tmp_path: Path) -> None:
+    """The dispatcher hands a burst of first placements to the venue at once (``place_many``): what the account can
+    pay for fills, in the order written, and the order it cannot pay for is rejected alone with the venue's reason."""
+    database = quiet_database
+    settings = settings_for(database, tmp_path)
+    dispatcher = Dispatcher(database, settings)
+    ask = dispatcher.registry.paper_feed().quote("GOOG").ask
+    trader = make_trader(database)  # 100,000 USD
+    big, too_big = int(60_000 // ask), int(50_000 // ask)
+
+    def goog(quantity: int) -> OrderIntent:
+        return OrderIntent(symbol="GOOG", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(quantity))
+
+    ids = [_submit(database, trader.account_id, goog(quantity)) for quantity in (big, too_big, 1)]
+    assert dispatcher.run_once() == 3
+    (first, _), (refused, _), (last, messages) = (_state(database, order_id) for order_id in ids)
+    assert (first.state, refused.state, last.state) == ("filled", "rejected", "filled")
+    assert refused.reason is not None and "available" in refused.reason and refused.fills == []
+    assert first.filled_quantity == big and last.filled_quantity == 1 and len(last.fills) == 1
+    assert [message.status for message in messages] == ["done"]
+    assert dispatcher.run_once() == 0
+    with database.session() as session:
+        actions = [entry.action for entry in audit.entries(session, subject=f"order:{refused.id}")]
+    assert actions == ["order.submitted", "order.rejected"]
+
+
 def test_temporary_errors_are_retried_with_backoff_and_sent_once(quiet_database: Database, tmp_path: Path,
                                                                  fake: FakeBinanceTrading) -> None:
     database = quiet_database

@@ -11,6 +11,7 @@ come from a local Binance. Accounts are committed (the broker runs its own trans
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -405,6 +406,42 @@ def test_the_same_client_order_id_places_one_order(venue: Venue) -> None:
         venue.broker.place(request("unknown", symbol="XRP/USDT"))
     with pytest.raises(RejectedError, match="precision"):
         venue.broker.place(request("too-fine", quantity="0.00000000001"))
+
+
+def test_a_burst_placed_at_once_is_decided_in_sequence_and_a_refusal_stops_no_other(
+        database: Database, frozen_now: FrozenClock, candles: tuple[Path, pd.DataFrame]) -> None:
+    """What the dispatcher does with a burst of alerts: one call, one transaction, each order seeing the cash the
+    ones before it left; the one that cannot be paid for is refused alone and leaves no trace at the venue."""
+    venue, one_by_one = venue_for(database, frozen_now, candles), venue_for(database, frozen_now, candles)
+    burst = [request("burst-1", quantity="0.5"),  # about 47k of the 100k
+             request("burst-rest", Side.BUY, OrderType.LIMIT, "0.4", limit=venue.quote - 150),  # holds ~38k
+             request("burst-too-much", quantity="0.3"),  # 28k more than what is left
+             request("burst-sell", Side.SELL, quantity="0.2"),  # of the 0.5 bought first
+             request("burst-1", quantity="0.5"),  # the first one again: answered with it, placed once
+             request("burst-unknown", symbol="XRP/USDT"),
+             request("burst-small", quantity="0.05")]
+    answers = venue.broker.place_many(burst)
+    assert len(answers) == len(burst)
+    first, resting, refused, sold, again, unknown, small = answers
+    assert isinstance(first, BrokerOrder) and first.status is OrderStatus.FILLED
+    assert isinstance(resting, BrokerOrder) and resting.status is OrderStatus.NEW
+    assert isinstance(refused, InsufficientFunds) and "available" in refused.detail
+    assert isinstance(sold, BrokerOrder) and sold.status is OrderStatus.FILLED
+    assert again == first
+    assert isinstance(unknown, RejectedError) and not isinstance(unknown, InsufficientFunds)
+    assert isinstance(small, BrokerOrder) and small.status is OrderStatus.FILLED
+    assert venue.broker.find_order("burst-too-much", BTC) is None
+    assert venue.broker.positions()[0].quantity == D("0.35")  # 0.5 - 0.2 + 0.05
+    buy, sell = taker(venue.quote, Side.BUY), taker(venue.quote, Side.SELL)
+    total, available = venue.cash()
+    assert total == (D(100_000) - exact(D("0.5") * buy) - fee("0.5", buy, TAKER) + exact(D("0.2") * sell)
+                     - fee("0.2", sell, TAKER) - exact(D("0.05") * buy) - fee("0.05", buy, TAKER))
+    held = exact(D("0.4") * (venue.quote - 150)) + fee("0.4", venue.quote - 150, TAKER)  # the worst fee: taker
+    assert available == total - held
+    for order in burst:  # the same orders placed one at a time leave the same account
+        with contextlib.suppress(RejectedError):
+            one_by_one.broker.place(order)
+    assert one_by_one.cash() == venue.cash() and one_by_one.broker.positions() == venue.broker.positions()
 
 
 @pytest.mark.parametrize("kind", [OrderType.MARKET, OrderType.LIMIT])

@@ -35,22 +35,26 @@ class BrowserLogin(Exception):
         self.state = state
 
 
-def get_settings(request: Request) -> Settings:
+# ``async`` though they wait for nothing: FastAPI runs plain functions in its thread pool, a hop per dependency.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_identity(request: Request) -> HubIdentity:
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_identity(request: Request) -> HubIdentity:
     identity: HubIdentity = request.app.state.identity
     return identity
 
 
-def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+def get_session(database: DatabaseDep) -> Iterator[Session]:
     with database.session() as session:
         yield session
 

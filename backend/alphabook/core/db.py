@@ -192,6 +192,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         _WriterTurns().attach(engine)
         return engine
+    # A server process answers requests from up to 40 threads (AnyIO's default) beside its dispatcher: keep 20
+    # connections open instead of SQLAlchemy's 5, since every overflow connection opened and closed per request
+    # costs PostgreSQL a new backend and psycopg its prepared statements (a burst of alerts spent most time there).
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 10)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -13,8 +13,9 @@
    ``tif``, ``client_id``, ``alert_id``). Numbers are read as exact decimals, never floats.
 4. **Exactly once.** The alert's key (``alert_id``; else the ``webhook-id``; else the client id; else the SHA-256
    of the canonical body, which includes its timestamp) goes on the accepted Alert row, whose ``(hook_id,
-   dedupe_key)`` is unique. Of several simultaneous deliveries one inserts it and writes the order; the others fail
-   on the constraint (on PostgreSQL after waiting for the first to commit) and are recorded as duplicates of it.
+   dedupe_key)`` is unique. Of several simultaneous deliveries one inserts it and writes the order; the others'
+   ``INSERT … ON CONFLICT DO NOTHING`` inserts nothing (on PostgreSQL after waiting for the first to commit), and
+   they are recorded as duplicates of it.
 5. **Risk checks and the order**, by :func:`alphabook.trading.orders.submit`, in the same transaction.
 
 Every delivery to an existing hook leaves an Alert row (the body without its secret) and, unless accepted (the
@@ -35,8 +36,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alphabook.core import audit, webhook_signatures
@@ -141,9 +142,11 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
 
 def receive(session: Session, settings: Settings, hook_id: str, delivery: Delivery) -> Outcome:
     """Decide one delivery to hook ``hook_id`` in ``session``'s transaction (see the module's docstring)."""
-    hook = session.get(Hook, hook_id)
-    if hook is None:
+    found = session.execute(select(Hook, TradingAccount).join(TradingAccount, TradingAccount.id == Hook.account_id)
+                            .where(Hook.id == hook_id)).first()
+    if found is None:
         raise NotFound(f"There is no hook {hook_id}; check the URL TradingView or your sender posts to.")
+    hook, account = found
     now = utcnow()
     address = client_address(delivery.peer, delivery.headers.get("x-forwarded-for"),
                              settings.trusted_proxies.split(","))
@@ -161,22 +164,12 @@ def receive(session: Session, settings: Settings, hook_id: str, delivery: Delive
     except AlphabookError as refusal:
         return _refuse(session, hook, now, address, shown, refusal)
     key = _dedupe_key(fields, webhook_id, body)
-    earlier = _accepted(session, hook.id, key)
-    if earlier is not None:
-        return _duplicate(session, hook, now, address, shown, earlier)
-    alert = Alert(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
-                  decision=AlertDecision.ACCEPTED.value, reason=None, order_id=None)
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-    except IntegrityError:  # a simultaneous delivery of the same alert got there first
-        winner = _accepted(session, hook.id, key)
-        if winner is None:  # it was refused meanwhile and gave its key back: decide this one afresh
+    alert_id = _claim(session, hook, key, now, address, shown)
+    if alert_id is None:  # an accepted alert holds the key: an earlier delivery, or a simultaneous one that committed
+        earlier = _accepted(session, hook.id, key)
+        if earlier is None:  # it was refused meanwhile and gave its key back: decide this one afresh
             return receive(session, settings, hook_id, delivery)
-        return _duplicate(session, hook, now, address, shown, winner)
-    account = session.get(TradingAccount, hook.account_id)
-    assert account is not None
+        return _duplicate(session, hook, now, address, shown, earlier)
     intent = orders.OrderIntent(symbol=symbol_of(fields.symbol), side=fields.side, type=fields.type,
                                 quantity=fields.quantity, limit_price=_limit_price(fields),
                                 stop_price=fields.stop_price, time_in_force=fields.time_in_force,
@@ -184,12 +177,14 @@ def receive(session: Session, settings: Settings, hook_id: str, delivery: Delive
     try:
         order = orders.submit(session, account, intent, source=OrderSource.HOOK, hook_id=hook.id)
     except (RiskRefused, InvalidInput, Conflict, Forbidden) as refusal:
+        alert = session.get_one(Alert, alert_id)
         alert.decision, alert.dedupe_key, alert.reason = AlertDecision.REFUSED.value, None, refusal.detail
         _audit_refusal(session, hook, alert, refusal)
         announce.alert_refused(session, account, hook, alert, intent, refusal)
         return Outcome(AlertDecision.REFUSED, alert.id, refusal=refusal)
-    alert.order_id = order.id
-    return Outcome(AlertDecision.ACCEPTED, alert.id, order=order)
+    session.execute(update(Alert).where(Alert.id == alert_id).values(order_id=order.id)
+                    .execution_options(synchronize_session=False))
+    return Outcome(AlertDecision.ACCEPTED, alert_id, order=order)
 
 
 # --- authentication ----------------------------------------------------------------------------------------
@@ -336,6 +331,18 @@ def _dedupe_key(fields: AlertOrder, webhook_id: str | None, body: Mapping[str, A
 
 
 # --- decisions ---------------------------------------------------------------------------------------------
+
+
+def _claim(session: Session, hook: Hook, key: str, now: datetime, address: str | None,
+           shown: dict[str, Any]) -> int | None:
+    """Record the delivery as the accepted alert holding ``key``; its id, or None when an accepted alert holds the
+    key already. ``INSERT … ON CONFLICT DO NOTHING`` needs no savepoint: on PostgreSQL an insert meeting a
+    simultaneous delivery's uncommitted key waits for that transaction, then finds the key taken or free."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(Alert).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
+                                      decision=AlertDecision.ACCEPTED.value, reason=None, order_id=None)
+                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(Alert.id))
+    return session.scalar(statement)
 
 
 def _accepted(session: Session, hook_id: str, key: str) -> Alert | None:

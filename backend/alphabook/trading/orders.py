@@ -117,13 +117,17 @@ def submit(session: Session, account: TradingAccount, intent: OrderIntent | Orde
                   limit_price=request.limit_price, stop_price=request.stop_price, state=OrderState.PENDING.value,
                   broker_order_id=None, filled_quantity=Decimal(0), average_price=None, reason=None, created_at=now,
                   updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError as error:
-        raise Conflict(f"Client order id {client_order_id!r} is already used by another order of account "
-                       f"{account.id}; send a new one.") from error
+    if intent.client_order_id is None:  # ours: 128 random bits, so no savepoint is spent on a collision
+        session.add(order)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+        except IntegrityError as error:
+            raise Conflict(f"Client order id {client_order_id!r} is already used by another order of account "
+                           f"{account.id}; send a new one.") from error
     if place:
         _enqueue(session, order, "place", {}, now)
     who = actor or (f"hook:{hook_id}" if hook_id else f"copy:{copied_from_id}" if copied_from_id else "system")
@@ -164,10 +168,10 @@ def record(session: Session, order: Order, view: BrokerOrder, *, actor: str = "d
     if view.client_order_id != order.client_order_id:
         raise InvalidInput(f"The broker's answer is for {view.client_order_id!r}, not order {order.id} "
                            f"({order.client_order_id!r}).")
-    now, before = utcnow(), order.state
-    if order.broker_order_id is None:
+    now, before, first = utcnow(), order.state, order.broker_order_id is None
+    if first:
         order.broker_order_id = view.broker_order_id
-    new_fills = _record_fills(session, order, view)
+    new_fills = _record_fills(session, order, view, first=first)
     if view.filled_quantity > order.filled_quantity:
         order.filled_quantity, order.average_price = view.filled_quantity, view.average_price
     state = OrderState(view.status.value)
@@ -187,19 +191,25 @@ def record(session: Session, order: Order, view: BrokerOrder, *, actor: str = "d
     return new_fills
 
 
-def _record_fills(session: Session, order: Order, view: BrokerOrder) -> list[OrderFill]:
+def _record_fills(session: Session, order: Order, view: BrokerOrder, *, first: bool) -> list[OrderFill]:
     fills = list(view.fills)
     if not fills and view.filled_quantity > order.filled_quantity and view.average_price is not None:
         fills = [_implied_fill(order, view)]
     if not fills:
         return []
+    if first:
+        # The broker's first answer (fills are recorded only here, after the broker's id), under the order's
+        # lock: none of its fills can be known yet, so they are inserted with the rest of the transaction (a
+        # dispatcher's round writes them all in one statement).
+        rows = [_fill_row(order, fill) for fill in fills]
+        session.add_all(rows)
+        return rows
     known = set(session.scalars(select(OrderFill.fill_id).where(OrderFill.order_id == order.id)))
     added = []
     for fill in fills:
         if fill.fill_id in known:
             continue
-        row = OrderFill(order_id=order.id, fill_id=fill.fill_id, quantity=fill.quantity, price=fill.price,
-                        fee=fill.fee, fee_currency=fill.fee_currency, at=fill.at)
+        row = _fill_row(order, fill)
         try:
             with session.begin_nested():
                 session.add(row)
@@ -208,6 +218,11 @@ def _record_fills(session: Session, order: Order, view: BrokerOrder) -> list[Ord
             continue  # recorded meanwhile by another dispatcher: already done
         added.append(row)
     return added
+
+
+def _fill_row(order: Order, fill: Fill) -> OrderFill:
+    return OrderFill(order_id=order.id, fill_id=fill.fill_id, quantity=fill.quantity, price=fill.price, fee=fill.fee,
+                     fee_currency=fill.fee_currency, at=fill.at)
 
 
 def _implied_fill(order: Order, view: BrokerOrder) -> Fill:

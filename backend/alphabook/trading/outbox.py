@@ -42,7 +42,7 @@ from alphabook.core.errors import AlphabookError, RejectedError, TemporaryError
 from alphabook.trading import locking, orders
 from alphabook.trading.brokers.base import Broker, BrokerOrder, OrderRequest
 from alphabook.trading.brokers.registry import BrokerRegistry
-from alphabook.trading.models import Order, OrderState, OutboxMessage, OutboxStatus
+from alphabook.trading.models import Hook, Order, OrderState, OutboxMessage, OutboxStatus, TradingAccount
 
 __all__ = ["Dispatcher", "backoff_seconds"]
 
@@ -192,8 +192,45 @@ class Dispatcher:
         return self._pool
 
     def _send_all(self, items: list[_Work]) -> None:
+        """Send one group's messages in sequence; a run of first placements for one broker goes in one call
+        (``Broker.place_many``: the paper venue places a burst of alerts in one transaction)."""
+        run: list[_Work] = []
         for item in items:
-            self._send(item, items)
+            if self._batchable(item) and (not run or run[0].broker is item.broker):
+                run.append(item)
+                continue
+            self._send_run(run, items)
+            run = [item] if self._batchable(item) else []
+            if not run:
+                self._send(item, items)
+        self._send_run(run, items)
+
+    def _send_run(self, run: list[_Work], items: list[_Work]) -> None:
+        if len(run) == 1:
+            self._send(run[0], items)
+        elif run:
+            self._place_run(run)
+
+    @staticmethod
+    def _batchable(item: _Work) -> bool:
+        """A placement sent for the first time: nothing to look up at the venue first."""
+        return item.action == "place" and item.attempts == 1 and item.refusal is None and item.broker is not None
+
+    def _place_run(self, run: list[_Work]) -> None:
+        broker = run[0].broker
+        assert broker is not None
+        try:
+            answers = broker.place_many([item.request for item in run])
+        except Exception as error:  # nothing of the run is known to be placed: each is retried (and looked up)
+            log.exception("placing %s orders at once failed; they will be retried", len(run))
+            for item in run:
+                self._settle(item, TemporaryError(f"{type(error).__name__}: {error}"))
+            return
+        for item, answer in zip(run, answers, strict=True):
+            if isinstance(answer, BrokerOrder):
+                item.views, item.sent = [(item.order_id, answer)], True
+            else:
+                self._settle(item, answer)
 
     def _claim(self) -> list[_Work]:
         now = utcnow()
@@ -203,12 +240,31 @@ class Dispatcher:
                      .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now,
                             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
                      .order_by(OutboxMessage.id).limit(self.batch).with_for_update(skip_locked=True, key_share=True))
+            messages = list(session.scalars(query))
+            loaded = self._load_for(session, messages)  # held: the session's identity map only keeps weak references
             work = []
-            for message in session.scalars(query):
+            for message in messages:
                 message.attempts += 1
                 message.claimed_until, message.updated_at = lease, now
                 work.append(self._prepare(session, message))
+            del loaded
             return work
+
+    @staticmethod
+    def _load_for(session: Session, messages: list[OutboxMessage]) -> list[object]:
+        """Read the orders, accounts and hooks of a round's messages in three queries; ``_prepare`` then finds
+        them in the session's identity map instead of querying once per message."""
+        order_ids = {message.order_id for message in messages} | {
+            int(message.payload["replacement_order_id"]) for message in messages if message.action == "replace"}
+        if not order_ids:
+            return []
+        found: list[object] = list(session.scalars(select(Order).where(Order.id.in_(order_ids))))
+        account_ids = {order.account_id for order in found if isinstance(order, Order)}
+        hook_ids = {order.hook_id for order in found if isinstance(order, Order) and order.hook_id is not None}
+        found += session.scalars(select(TradingAccount).where(TradingAccount.id.in_(account_ids)))
+        if hook_ids:
+            found += session.scalars(select(Hook).where(Hook.id.in_(hook_ids)))
+        return found
 
     def _prepare(self, session: Session, message: OutboxMessage) -> _Work:
         order = session.get(Order, message.order_id)
@@ -235,17 +291,20 @@ class Dispatcher:
             item.sent = True
         except _NotYet:
             self._later(item, None)
-        except TemporaryError as error:
-            log.info("order %s: %s failed for now (attempt %s): %s", item.order_id, item.action, item.attempts,
-                     error.detail)
-            self._later(item, error)
-        except RejectedError as error:
-            self._final(item, error, OrderState.REJECTED)
         except AlphabookError as error:
-            self._final(item, error, OrderState.FAILED)
+            self._settle(item, error)
         except Exception as error:
             log.exception("order %s: %s failed unexpectedly; it will be retried", item.order_id, item.action)
             self._later(item, TemporaryError(f"{type(error).__name__}: {error}"))
+
+    def _settle(self, item: _Work, error: AlphabookError) -> None:
+        """A message the broker did not take: retried later (TemporaryError), else finished with the reason."""
+        if isinstance(error, TemporaryError):
+            log.info("order %s: %s failed for now (attempt %s): %s", item.order_id, item.action, item.attempts,
+                     error.detail)
+            self._later(item, error)
+        else:
+            self._final(item, error, OrderState.REJECTED if isinstance(error, RejectedError) else OrderState.FAILED)
 
     def _call_broker(self, broker: Broker, item: _Work, batch: list[_Work]) -> list[tuple[int, BrokerOrder]]:
         request, retried = item.request, item.attempts > 1
@@ -309,22 +368,37 @@ class Dispatcher:
         is taken again, and the broker's answer found by its client order id."""
         if not items:
             return
+        try:
+            self._record_round(items, one_by_one=False)
+        except Exception:  # one answer spoilt the round's transaction: record each in a savepoint of its own
+            log.info("recording %s answers at once failed; recording them one by one", len(items), exc_info=True)
+            self._record_round(items, one_by_one=True)
+
+    def _record_round(self, items: list[_Work], *, one_by_one: bool) -> None:
         with self.database.session() as session:
             order_ids = {order_id for item in items for order_id, _ in item.views} | {item.order_id for item in items}
             locked = locking.lock_orders(session, order_ids)
             messages = locking.lock_outboxes(session, [item.message_id for item in items])
             for item in items:
+                if not one_by_one:
+                    self._record_answer(session, item, locked, messages)
+                    continue
                 try:
                     with session.begin_nested():
-                        for order_id, view in item.views:
-                            orders.record(session, locked[order_id], view, locked=True)
-                        message = messages.get(item.message_id)
-                        if message is not None and message.status == OutboxStatus.PENDING.value:
-                            message.status, message.claimed_until = OutboxStatus.DONE.value, None
-                            message.updated_at, message.last_error = utcnow(), None
+                        self._record_answer(session, item, locked, messages)
                 except Exception:
                     log.exception("order %s: recording the broker's answer failed; it is looked up again after the "
                                   "lease", item.order_id)
+
+    @staticmethod
+    def _record_answer(session: Session, item: _Work, locked: dict[int, Order],
+                       messages: dict[int, OutboxMessage]) -> None:
+        for order_id, view in item.views:
+            orders.record(session, locked[order_id], view, locked=True)
+        message = messages.get(item.message_id)
+        if message is not None and message.status == OutboxStatus.PENDING.value:
+            message.status, message.claimed_until = OutboxStatus.DONE.value, None
+            message.updated_at, message.last_error = utcnow(), None
 
     def _later(self, item: _Work, error: AlphabookError | None) -> None:
         with self.database.session() as session:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
-from alphabook.core.errors import InvalidInput, RejectedError
+from alphabook.core.errors import AlphabookError, InvalidInput, RejectedError
 
 __all__ = [
     "Balance",
@@ -192,6 +192,21 @@ class Broker(ABC):
         nothing new: it returns the first order (or raises RejectedError where the venue only refuses the
         duplicate; callers use :meth:`find_order` then). On TemporaryError the order may or may not exist.
         """
+
+    def place_many(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder | AlphabookError]:
+        """Send ``orders`` in this sequence; each one's view, or the error :meth:`place` raised for it.
+
+        One order's refusal does not stop the others. A venue reached over the network sends them one by one
+        (this default); a simulated venue places them in one transaction, which is what lets the dispatcher keep
+        up with a burst of alerts. Anything but an ``AlphabookError`` (a bug, a lost database) is raised, and then
+        none of the orders is known to be placed."""
+        answers: list[BrokerOrder | AlphabookError] = []
+        for order in orders:
+            try:
+                answers.append(self.place(order))
+            except AlphabookError as error:
+                answers.append(error)
+        return answers
 
     @abstractmethod
     def cancel(self, broker_order_id: str, symbol: str) -> BrokerOrder:

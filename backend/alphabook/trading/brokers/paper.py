@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import ClassVar
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from alphabook.core.clock import utcnow
 from alphabook.core.db import Database, plain
-from alphabook.core.errors import InvalidInput, RejectedError, TemporaryError
+from alphabook.core.errors import AlphabookError, InvalidInput, RejectedError, TemporaryError
 from alphabook.trading.brokers.base import (
     Balance,
     Broker,
@@ -118,21 +119,64 @@ class PaperBroker(Broker):
     # ------------------------------------------------------------------------------------------ the contract
 
     def place(self, order: OrderRequest) -> BrokerOrder:
-        """One transaction: the duplicate check is made under the account's lock (a repeat costs a quote)."""
-        _check_digits(order)
-        quote = self._quote(order.symbol)
+        [answer] = self.place_many([order])
+        if isinstance(answer, AlphabookError):
+            raise answer
+        return answer
+
+    def place_many(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder | AlphabookError]:
+        """One transaction for all of them, under the account's lock, in their sequence (each sees the cash the
+        ones before it left); the duplicate check by client id is made under that lock (a repeat costs a quote).
+        The new orders are inserted together, so a burst of alerts costs a few statements, not a few per order."""
+        answers: list[BrokerOrder | AlphabookError | PaperOrder | None] = [None] * len(orders)
+        quotes: dict[str, Quote] = {}
+        for index, order in enumerate(orders):
+            try:
+                _check_digits(order)
+                quotes[order.symbol] = quotes.get(order.symbol) or self._quote(order.symbol)
+            except AlphabookError as error:
+                answers[index] = error
+        todo = [index for index, answer in enumerate(answers) if answer is None]
+        if not todo:
+            return [answer for answer in answers if isinstance(answer, AlphabookError)]
         try:
             with self.database.session() as session:
-                book = self._lock(session)
-                duplicate = self._by_client_id(session, order.client_order_id)
-                if duplicate is not None:
-                    return self._view(duplicate)
-                return self._view(self._open(session, book, order, quote))
+                book = self._load(session)
+                first = {paper.client_order_id: paper for paper in session.scalars(select(PaperOrder).where(
+                    PaperOrder.account_id == self.account_id,
+                    PaperOrder.client_order_id.in_([orders[index].client_order_id for index in todo])))}
+                new: list[int] = []
+                now = utcnow()
+                for index in todo:
+                    order = orders[index]
+                    if order.client_order_id not in first:
+                        first[order.client_order_id] = self._new_paper(order, quotes[order.symbol], now)
+                        session.add(first[order.client_order_id])
+                        new.append(index)
+                    answers[index] = first[order.client_order_id]
+                session.flush()  # one INSERT for the new orders: the fills are named after their ids
+                for index in new:
+                    paper = answers[index]
+                    assert isinstance(paper, PaperOrder)
+                    try:
+                        self._open(session, book, paper, orders[index], quotes[orders[index].symbol])
+                    except InsufficientFunds as refusal:  # the venue keeps no trace of an order it refused
+                        session.delete(paper)
+                        answers[index] = refusal
+                session.flush()
+                for index in todo:
+                    answer = answers[index]
+                    answers[index] = self._view(answer) if isinstance(answer, PaperOrder) else answer
         except IntegrityError:  # the unique client id, should the lock ever be bypassed: the first order stands
-            found = self.find_order(order.client_order_id, order.symbol)
-            if found is None:
-                raise
-            return found
+            for index in todo:
+                if len(todo) > 1:  # nothing of the batch was kept: each on its own
+                    answers[index] = self.place_many([orders[index]])[0]
+                    continue
+                found = self.find_order(orders[index].client_order_id, orders[index].symbol)
+                if found is None:
+                    raise
+                answers[index] = found
+        return [answer for answer in answers if isinstance(answer, BrokerOrder | AlphabookError)]
 
     def cancel(self, broker_order_id: str, symbol: str) -> BrokerOrder:
         with self.database.session() as session:
@@ -155,16 +199,18 @@ class PaperBroker(Broker):
             raise RejectedError(f"A replacement must trade {symbol}, not {replacement.symbol}.")
         quote = self._quote(symbol)
         with self.database.session() as session:
-            book = self._lock(session)
+            book = self._load(session)
             old = self._get(session, broker_order_id, symbol)
             if old.status == OrderStatus.FILLED.value:
                 raise RejectedError(f"Order {broker_order_id} filled before it could be replaced.")
             if old.status not in OPEN:
                 raise RejectedError(f"Order {broker_order_id} is {old.status}: there is nothing to replace.")
             self._finish(old, OrderStatus.CANCELED, f"replaced by {replacement.client_order_id}")
-            session.flush()
-            new = self._open(session, book, replacement, quote)
+            new = self._new_paper(replacement, quote, utcnow())
             new.replaces_id = old.id
+            session.add(new)
+            session.flush()
+            self._open(session, book, new, replacement, quote)
             return self._view(new)
 
     def fetch_order(self, broker_order_id: str, symbol: str) -> BrokerOrder:
@@ -234,8 +280,8 @@ class PaperBroker(Broker):
         now = utcnow()
         changed: dict[int, PaperOrder] = {}
         with self.database.session() as session:
-            book = self._lock(session)
-            orders = self._open_orders(session)
+            book = self._load(session)
+            orders = list(book.working)
             for bar in bars:
                 for paper in orders:
                     if paper.symbol == bar.symbol and paper.status in OPEN and self._on_bar(session, book, paper, bar):
@@ -244,11 +290,11 @@ class PaperBroker(Broker):
                 if paper.status in OPEN and paper.expires_at is not None and paper.expires_at <= now:
                     self._finish(paper, OrderStatus.EXPIRED, "DAY order: its UTC day ended")
                     changed[paper.id] = paper
-            book.updated_at = now
+            book.account.updated_at = now
             session.flush()
             return [self._view(paper) for _, paper in sorted(changed.items())]
 
-    def _on_bar(self, session: Session, book: PaperAccount, paper: PaperOrder, bar: Bar) -> bool:
+    def _on_bar(self, session: Session, book: _Book, paper: PaperOrder, bar: Bar) -> bool:
         """Match one order against one bar; whether the order changed."""
         if bar.opened_at < paper.evaluated_from:
             return False
@@ -278,11 +324,9 @@ class PaperBroker(Broker):
 
     # ----------------------------------------------------------------------------------------------- the book
 
-    def _open(self, session: Session, book: PaperAccount, order: OrderRequest, quote: Quote) -> PaperOrder:
-        """Accept ``order``: fill it at the quote if it is marketable, else make it rest (holding back funds)."""
-        now = utcnow()
+    def _new_paper(self, order: OrderRequest, quote: Quote, now: datetime) -> PaperOrder:
         zero = Decimal(0)
-        paper = PaperOrder(
+        return PaperOrder(
             account_id=self.account_id, client_order_id=order.client_order_id, symbol=order.symbol,
             side=order.side.value, type=order.type.value, time_in_force=order.time_in_force.value,
             quantity=order.quantity, limit_price=order.limit_price, stop_price=order.stop_price,
@@ -290,8 +334,11 @@ class PaperBroker(Broker):
             reserved_quantity=zero, triggered_at=None, evaluated_from=quote.at,
             expires_at=_next_midnight(now) if order.time_in_force is TimeInForce.DAY else None,
             replaces_id=None, reason=None, created_at=now, updated_at=now, fills=[])  # new: nothing to load
-        session.add(paper)
-        session.flush()
+
+    def _open(self, session: Session, book: _Book, paper: PaperOrder, order: OrderRequest, quote: Quote) -> None:
+        """Accept ``paper`` (inserted, so it has its id): fill it at the quote if it is marketable, else make it
+        rest, holding back funds. InsufficientFunds when the account cannot pay; nothing has changed then."""
+        now = paper.created_at
         outcome = at_quote(_working(paper), quote)
         if outcome.triggered and order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
             paper.triggered_at = now
@@ -304,27 +351,26 @@ class PaperBroker(Broker):
         elif order.time_in_force is TimeInForce.IOC:
             self._finish(paper, OrderStatus.CANCELED, "IOC: nothing could fill at once")
         else:
-            self._hold_back(session, book, paper, check=True)
-        book.updated_at = now
-        return paper
+            self._hold_back(book, paper, check=True)
+            book.working.append(paper)
+        book.account.updated_at = now
 
-    def _fill(self, session: Session, book: PaperAccount, paper: PaperOrder, quantity: Decimal, price: Decimal, *,
+    def _fill(self, session: Session, book: _Book, paper: PaperOrder, quantity: Decimal, price: Decimal, *,
               maker: bool, at: datetime) -> None:
         """Execute ``quantity`` of ``paper`` at ``price``, moving cash and holdings; _Unaffordable if it cannot."""
         side = Side(paper.side)
         fee = self.costs.fee(quantity, price, maker=maker, first_fill=paper.filled_quantity == 0)
         notional = exact(quantity * price)
-        positions = self._positions(session)
-        position = positions.get(paper.symbol) or PaperPosition(
+        position = book.positions.get(paper.symbol) or PaperPosition(
             account_id=self.account_id, symbol=paper.symbol, quantity=Decimal(0), average_price=Decimal(0))
-        others = [other for other in self._open_orders(session) if other.id != paper.id]
-        available = self._available_cash(book, others, positions)
+        others = book.others(paper)
+        available = self._available_cash(book.account, others, book.positions)
         if side is Side.BUY:
             covered = min(quantity, max(-position.quantity, Decimal(0)))
             available += 2 * covered * position.average_price  # covering a short frees what it locked
             if notional + fee > available:
                 raise _Unaffordable(f"buying {quantity} {paper.symbol} at {price} costs {notional + fee} "
-                                    f"{book.currency} with fees; {exact(available)} is available")
+                                    f"{book.account.currency} with fees; {exact(available)} is available")
         else:
             holdings = max(position.quantity, Decimal(0)) - sum(
                 (other.reserved_quantity for other in others if other.symbol == paper.symbol), Decimal(0))
@@ -334,36 +380,38 @@ class PaperBroker(Broker):
                                     f"{max(holdings, Decimal(0))} are (short selling is off)")
             if short > 0 and exact(short * price) + fee > available:
                 raise _Unaffordable(f"shorting {short} {paper.symbol} at {price} needs {exact(short * price) + fee} "
-                                    f"{book.currency} of collateral; {exact(available)} is available")
+                                    f"{book.account.currency} of collateral; {exact(available)} is available")
         _move_position(position, side, quantity, price)
         position.updated_at = at
-        if position not in session:
+        if paper.symbol not in book.positions:
             session.add(position)
-        book.cash = book.cash - notional - fee if side is Side.BUY else book.cash + notional - fee
+            book.positions[paper.symbol] = position
+        cash = book.account.cash
+        book.account.cash = cash - notional - fee if side is Side.BUY else cash + notional - fee
         filled = paper.filled_quantity + quantity
         paper.average_price = exact(((paper.average_price or Decimal(0)) * paper.filled_quantity
                                      + quantity * price) / filled)
         paper.filled_quantity = filled
         paper.fees += fee
         paper.fills.append(PaperFill(fill_id=f"{paper.id}-{len(paper.fills) + 1}", quantity=quantity, price=price,
-                                     fee=fee, fee_currency=book.currency, liquidity="maker" if maker else "taker",
-                                     at=at))
+                                     fee=fee, fee_currency=book.account.currency,
+                                     liquidity="maker" if maker else "taker", at=at))
         if filled >= paper.quantity:
             self._finish(paper, OrderStatus.FILLED, None)
         else:
             paper.status = OrderStatus.PARTIALLY_FILLED.value
             paper.updated_at = utcnow()
-            self._hold_back(session, book, paper, check=False)
+            self._hold_back(book, paper, check=False)
 
-    def _hold_back(self, session: Session, book: PaperAccount, paper: PaperOrder, *, check: bool) -> None:
+    def _hold_back(self, book: _Book, paper: PaperOrder, *, check: bool) -> None:
         """Set what a resting order holds back for its unfilled part; with ``check``, InsufficientFunds when the
         account does not have it (a new order), else hold what there is (a partly filled one shrinking)."""
         remaining = paper.quantity - paper.filled_quantity
         reference = paper.limit_price or paper.stop_price or paper.average_price
         assert reference is not None  # a resting order has a limit or a stop; a partly filled one, a price
         cost = exact(remaining * reference) + self.costs.worst_fee(remaining, reference)
-        positions = self._positions(session)
-        others = [other for other in self._open_orders(session) if other.id != paper.id]
+        positions = book.positions
+        others = book.others(paper)
         if paper.side == Side.BUY.value:
             paper.reserved_cash, paper.reserved_quantity = cost, Decimal(0)
         else:
@@ -377,10 +425,10 @@ class PaperBroker(Broker):
                                         f"{paper.reserved_quantity} are free (short selling is off).")
             paper.reserved_cash = (exact(short * reference) + self.costs.worst_fee(short, reference)
                                    if short > 0 else Decimal(0))
-        available = self._available_cash(book, others, positions)
+        available = self._available_cash(book.account, others, positions)
         if check and paper.reserved_cash > available:
-            raise InsufficientFunds(f"This order holds back {paper.reserved_cash} {book.currency} until it fills; "
-                                    f"{exact(available)} is available.")
+            raise InsufficientFunds(f"This order holds back {paper.reserved_cash} {book.account.currency} until it "
+                                    f"fills; {exact(available)} is available.")
 
     def _finish(self, paper: PaperOrder, status: OrderStatus, reason: str | None) -> None:
         paper.status = status.value
@@ -423,6 +471,11 @@ class PaperBroker(Broker):
             assert book is not None
         return book
 
+    def _load(self, session: Session) -> _Book:
+        """The account's book under its lock: cash, positions and working orders, read once per transaction."""
+        account = self._lock(session)
+        return _Book(account, self._positions(session), self._open_orders(session))
+
     def _open_orders(self, session: Session) -> list[PaperOrder]:
         return list(session.scalars(select(PaperOrder).where(PaperOrder.account_id == self.account_id,
                                                              PaperOrder.status.in_(OPEN)).order_by(PaperOrder.id)))
@@ -447,6 +500,21 @@ class PaperBroker(Broker):
         average = None if paper.average_price is None else plain(paper.average_price)
         return BrokerOrder(str(paper.id), paper.client_order_id, paper.symbol, OrderStatus(paper.status),
                            plain(paper.filled_quantity), average, fills, paper.reason)
+
+
+@dataclass(slots=True)
+class _Book:
+    """An account's side of the venue, read once under its lock and kept current in memory for the rest of the
+    transaction (its cash row, positions by symbol, working orders including those placed since), so that placing
+    or matching many orders costs no query per order."""
+
+    account: PaperAccount
+    positions: dict[str, PaperPosition]
+    working: list[PaperOrder]
+
+    def others(self, paper: PaperOrder) -> list[PaperOrder]:
+        """The working orders besides ``paper``: what holds back cash and holdings from it."""
+        return [other for other in self.working if other is not paper and other.status in OPEN]
 
 
 def _working(paper: PaperOrder) -> Working:

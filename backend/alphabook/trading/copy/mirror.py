@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, aliased
 
 from alphabook.core.clock import utcnow
@@ -127,8 +127,28 @@ def _submit(session: Session, subscription: Subscription, account: TradingAccoun
 # --- copying ----------------------------------------------------------------------------------------------
 
 
+_PROVIDERS = "alphabook.copy.providers"  # a ``Session.info`` key: account id -> its provider (or None)
+
+
 def _provider_of(session: Session, account_id: int) -> SignalProvider | None:
-    return session.scalar(select(SignalProvider).where(SignalProvider.account_id == account_id))
+    """Asked for every order and fill, so remembered for the session's transaction (forgotten when a provider is
+    written in it) and read without flushing first: a dispatcher's round of fills then costs no query per fill."""
+    known: dict[int, SignalProvider | None] = session.info.setdefault(_PROVIDERS, {})
+    if account_id not in known:
+        with session.no_autoflush:
+            known[account_id] = session.scalar(select(SignalProvider).where(SignalProvider.account_id == account_id))
+    return known[account_id]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_providers_written(session: Session, context: object, instances: object) -> None:
+    if any(isinstance(item, SignalProvider) for item in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_PROVIDERS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_providers(session: Session, transaction: object) -> None:
+    session.info.pop(_PROVIDERS, None)
 
 
 def _active(session: Session, provider: SignalProvider) -> list[Subscription]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.db import Base
+from alphabook.core.db import Base, Database
 from alphabook.core.errors import NotFound
 from alphabook.marketplace import checks
 from alphabook.marketplace.models import Listing, ListingKind, ListingStatus, ListingVersion
@@ -145,20 +145,28 @@ def _run(active: ListingVersion, kind: str, executor: Executor | None, seed: int
     return bars, params, _report(kind, bars, output)
 
 
-def verify_listing(session: Session, listing: Listing, settings: Settings,
+def verify_listing(database: Database, listing_id: int, settings: Settings,
                    executor: Executor | None = None) -> VerifiedBacktest:
-    """Run the listing's active version on the pinned dataset, and store the signed record."""
-    active = listing.active_version
-    if active is None or listing.status != ListingStatus.APPROVED or listing.kind == ListingKind.NOTEBOOK:
-        raise NotFound(f"{listing.slug} has no approved indicator or strategy version to verify.")
-    bars, params, report = _run(active, listing.kind, executor, SEED)
-    record = VerifiedBacktest(listing_id=listing.id, version_id=active.id, version=active.version, dataset=DATASET,
-                              data_sha256=data_sha256(bars), code_sha256=code_sha256(active.code),
+    """Run the listing's active version on the pinned dataset, and store the signed record.
+
+    The sandbox runs between two short transactions, not inside one: on SQLite any transaction holds the one write
+    lock, and the scheduler's heartbeat (and every other writer) would wait on it for as long as the code runs."""
+    with database.session() as session:
+        listing = session.get(Listing, listing_id)
+        active = listing.active_version if listing is not None else None
+        if (listing is None or active is None or listing.status != ListingStatus.APPROVED
+                or listing.kind == ListingKind.NOTEBOOK):
+            raise NotFound(f"Listing {listing.slug if listing else listing_id} has no approved indicator or strategy "
+                           "version to verify.")
+        kind, code = listing.kind, active.code  # read now: nothing is loaded once the session has closed
+    bars, params, report = _run(active, kind, executor, SEED)
+    record = VerifiedBacktest(listing_id=listing_id, version_id=active.id, version=active.version, dataset=DATASET,
+                              data_sha256=data_sha256(bars), code_sha256=code_sha256(code),
                               parameters=params, seed=SEED, environment=_environment(), report=report,
                               signature="", created_at=utcnow().replace(microsecond=0))
     record.signature = _sign(record, settings)
-    session.add(record)
-    session.flush()
+    with database.session() as session:
+        session.add(record)
     return record
 
 

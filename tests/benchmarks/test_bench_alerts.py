@@ -289,7 +289,7 @@ def record_cpu(before: dict[str, float], after: dict[str, float], alerts: int) -
     cores = os.cpu_count() or 1
     record("  CPU per alert", ", ".join(f"{name} {value:.2f} ms" for name, value in spent.items()),
            "report")
-    record("  what this machine's CPU allows", f"{cores} cores x 1000 / {total:.2f} ms = "
+    record("  at most, with every core busy", f"{cores} cores x 1000 / {total:.2f} ms = "
            f"{cores * 1000 / total:.0f} alerts/s", ">= 500 alerts/s")
 
 

@@ -1,8 +1,9 @@
 """The dispatcher: sends what the order service wrote to the outbox, and records what brokers answer.
 
-Each round claims due messages with a lease (``claimed_until``): on PostgreSQL with ``FOR UPDATE SKIP LOCKED``
-so several dispatchers (API processes, ``alphabook trading dispatch``) share the work without waiting on each
-other; on SQLite the claim's ``BEGIN IMMEDIATE`` makes it atomic. Nothing is held open while a broker is
+Each round claims due messages with a lease (``claimed_until``) in one ``UPDATE … RETURNING``: on PostgreSQL its
+subquery takes them ``FOR UPDATE SKIP LOCKED`` so several dispatchers (API processes, ``alphabook trading
+dispatch``) share the work without waiting on each other; on SQLite the claim's ``BEGIN IMMEDIATE`` makes it
+atomic. Nothing is held open while a broker is
 talked to: the claim commits, the broker is called, and the answers are recorded in a second transaction
 (:func:`alphabook.trading.orders.record`, idempotent).
 
@@ -31,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from alphabook.core import audit
@@ -235,36 +236,32 @@ class Dispatcher:
     def _claim(self) -> list[_Work]:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.trading_dispatch_lease_seconds)
+        due = (select(OutboxMessage.id)
+               .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now,
+                      or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+               .order_by(OutboxMessage.id).limit(self.batch).with_for_update(skip_locked=True, key_share=True))
+        claim = (update(OutboxMessage).where(OutboxMessage.id.in_(due))
+                 .values(attempts=OutboxMessage.attempts + 1, claimed_until=lease, updated_at=now)
+                 .returning(OutboxMessage).execution_options(synchronize_session=False))
         with self.database.session() as session:
-            query = (select(OutboxMessage)
-                     .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now,
-                            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-                     .order_by(OutboxMessage.id).limit(self.batch).with_for_update(skip_locked=True, key_share=True))
-            messages = list(session.scalars(query))
+            messages = sorted(session.scalars(claim), key=lambda message: message.id)
             loaded = self._load_for(session, messages)  # held: the session's identity map only keeps weak references
-            work = []
-            for message in messages:
-                message.attempts += 1
-                message.claimed_until, message.updated_at = lease, now
-                work.append(self._prepare(session, message))
+            work = [self._prepare(session, message) for message in messages]
             del loaded
             return work
 
     @staticmethod
     def _load_for(session: Session, messages: list[OutboxMessage]) -> list[object]:
-        """Read the orders, accounts and hooks of a round's messages in three queries; ``_prepare`` then finds
-        them in the session's identity map instead of querying once per message."""
+        """Read the orders, accounts and hooks of a round's messages in one query; ``_prepare`` then finds them in
+        the session's identity map instead of querying once per message."""
         order_ids = {message.order_id for message in messages} | {
             int(message.payload["replacement_order_id"]) for message in messages if message.action == "replace"}
         if not order_ids:
             return []
-        found: list[object] = list(session.scalars(select(Order).where(Order.id.in_(order_ids))))
-        account_ids = {order.account_id for order in found if isinstance(order, Order)}
-        hook_ids = {order.hook_id for order in found if isinstance(order, Order) and order.hook_id is not None}
-        found += session.scalars(select(TradingAccount).where(TradingAccount.id.in_(account_ids)))
-        if hook_ids:
-            found += session.scalars(select(Hook).where(Hook.id.in_(hook_ids)))
-        return found
+        rows = session.execute(select(Order, TradingAccount, Hook)
+                               .join(TradingAccount, TradingAccount.id == Order.account_id)
+                               .outerjoin(Hook, Hook.id == Order.hook_id).where(Order.id.in_(order_ids)))
+        return [item for row in rows for item in row if item is not None]
 
     def _prepare(self, session: Session, message: OutboxMessage) -> _Work:
         order = session.get(Order, message.order_id)

@@ -32,9 +32,9 @@ def test_a_visitor_sees_the_verified_badge(hub: RunningHub, hub_admin: HubUserSe
     database = Database(settings.effective_database_url)
     try:
         with database.session() as session:
-            record = verified.verify_listing(session, session.scalar(select(Listing).where(Listing.slug == checked)),
-                                             settings)
-            output = record.report["output_sha256"]
+            listing_id = session.scalar(select(Listing.id).where(Listing.slug == checked))
+        assert listing_id is not None
+        output = verified.verify_listing(database, listing_id, settings).report["output_sha256"]
     finally:
         database.dispose()
 

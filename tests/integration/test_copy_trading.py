@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
 from alphabook.core.config import Settings
+from alphabook.core.money import Money
 from alphabook.trading import orders
 from alphabook.trading.brokers.base import BrokerOrder, OrderStatus
 from alphabook.trading.copy import mirror, providers, subscriptions
 from alphabook.trading.copy.models import CopyTradeAction, Scaling
+from alphabook.trading.copy.providers import Claims
 from alphabook.trading.copy.subscriptions import CopyRules
 from alphabook.trading.models import Order, OrderSource, OrderState, OutboxMessage, TradingAccount
 from tests.integration.copy_support import (
@@ -28,6 +30,7 @@ from tests.integration.copy_support import (
     follow,
     journal_of,
     orders_in,
+    paper_account,
     person,
     place,
     reject,
@@ -62,6 +65,23 @@ def test_a_providers_order_is_copied_with_a_fixed_multiplier(session: Session, s
     assert (entry.action, entry.order_id, entry.provider_order_id, entry.quantity) == (
         CopyTradeAction.MIRROR, copies[0].id, order.id, Decimal("0.6"))
     assert journal_of(session, half)[0].order_id == copies[1].id
+
+
+def test_an_account_that_becomes_a_provider_mid_transaction_is_copied_from_then_on(session: Session,
+                                                                                   settings: Settings) -> None:
+    """Whether an account is a provider is remembered for the transaction (a dispatcher's round asks once per
+    account); becoming one in that same transaction must still be seen by its next order."""
+    trader = person(session, "late-provider")
+    account = paper_account(session, trader)
+    before = place(session, account, "buy", "0.1")  # not a provider yet: nothing to copy
+    provider = providers.apply(session, settings, trader, account.id, name="Late", description="",
+                               price=Money(0, "USD"), claims=Claims())
+    providers.approve(session, person(session, "admin", admin=True), provider)
+    _, follower_account, _ = follow(session, settings, provider)
+    after = place(session, account, "buy", "0.2")
+    assert copies_of(session, before) == []
+    assert [(copy.account_id, copy.quantity) for copy in copies_of(session, after)] == [
+        (follower_account.id, Decimal("0.2"))]
 
 
 def test_proportional_scaling_follows_equity(session: Session, settings: Settings) -> None:

@@ -3,9 +3,9 @@
 Each round claims due messages with a lease (``claimed_until``) in one ``UPDATE … RETURNING``: on PostgreSQL its
 subquery takes them ``FOR UPDATE SKIP LOCKED`` so several dispatchers (API processes, ``alphabook trading
 dispatch``) share the work without waiting on each other; on SQLite the claim's ``BEGIN IMMEDIATE`` makes it
-atomic. Nothing is held open while a broker is
-talked to: the claim commits, the broker is called, and the answers are recorded in a second transaction
-(:func:`alphabook.trading.orders.record`, idempotent).
+atomic. Nothing is held open while a broker is talked to: the claim commits, the broker is called (a run of first
+placements for one account in one ``Broker.place_many``), and the round's answers are recorded in a second
+transaction (:func:`alphabook.trading.orders.record`, idempotent).
 
 What can go wrong, and what happens:
 

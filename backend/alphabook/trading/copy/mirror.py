@@ -131,18 +131,18 @@ _PROVIDERS = "alphabook.copy.providers"  # a ``Session.info`` key: account id ->
 
 
 def _provider_of(session: Session, account_id: int) -> SignalProvider | None:
-    """Asked for every order and fill, so remembered for the session's transaction (forgotten when a provider is
-    written in it) and read without flushing first: a dispatcher's round of fills then costs no query per fill."""
+    """Asked for every order and fill, so remembered for the session's transaction and forgotten when a provider is
+    added or deleted in it: a dispatcher's round of fills then costs one query per account, not one per fill."""
     known: dict[int, SignalProvider | None] = session.info.setdefault(_PROVIDERS, {})
     if account_id not in known:
-        with session.no_autoflush:
-            known[account_id] = session.scalar(select(SignalProvider).where(SignalProvider.account_id == account_id))
+        known[account_id] = session.scalar(select(SignalProvider).where(SignalProvider.account_id == account_id))
     return known[account_id]
 
 
-@event.listens_for(Session, "before_flush")
-def _forget_providers_written(session: Session, context: object, instances: object) -> None:
-    if any(isinstance(item, SignalProvider) for item in (*session.new, *session.dirty, *session.deleted)):
+@event.listens_for(Session, "transient_to_pending")
+@event.listens_for(Session, "persistent_to_deleted")
+def _forget_providers_written(session: Session, instance: object) -> None:
+    if isinstance(instance, SignalProvider):
         session.info.pop(_PROVIDERS, None)
 
 

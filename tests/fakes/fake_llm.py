@@ -10,7 +10,8 @@
 
 A wrong key is 401 (Gemini: 400 ``API_KEY_INVALID``, as Google answers). Answers come from ``replies`` (used up
 in order) or else :data:`STRATEGY_ANSWER`, a model-written strategy for the example sentence. Token counts are
-characters / 4. Failures are injected per path with ``fail(path, failure)`` (shared with the venues' fakes);
+characters / 4. Clearing ``answering`` holds every answer (a model thinking) until it is set again. Failures are
+injected per path with ``fail(path, failure)`` (shared with the venues' fakes);
 :func:`rate_limited` and :func:`server_error` build them in each protocol's shape. ``requests`` logs every call.
 """
 
@@ -81,10 +82,12 @@ class FakeLLM(FaultInjection):
     url: str = ""
     replies: list[str] = field(default_factory=list)
     requests: list[LoggedRequest] = field(default_factory=list)
+    answering: threading.Event = field(default_factory=threading.Event)  # cleared: answers wait, as a slow model's
 
     def __post_init__(self) -> None:
         FaultInjection.__init__(self)
         self._lock = threading.Lock()
+        self.answering.set()
 
     def answer(self) -> str:
         with self._lock:
@@ -120,6 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         body: dict[str, Any] = json.loads(raw) if raw else {}
         path = self.path.split("?", 1)[0]
         self.fake.requests.append(LoggedRequest(path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.fake.answering.wait(60)
         fault = self.fake._take_fault("POST", path)
         if fault is not None and fault.failure is not None:
             self._send(fault.failure.status, fault.failure.body, fault.failure.headers)

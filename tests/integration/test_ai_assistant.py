@@ -5,7 +5,9 @@ the ledger, limits hold, and OpenAI clients (what jupyter-ai uses) reach the sam
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,28 @@ def test_the_persons_provider_writes_the_code_and_its_key_is_never_shown(person:
     sent = fake.calls("/v1/chat/completions")[-1].body
     assert sent["messages"][0]["role"] == "system" and "indicator(df)" in sent["messages"][0]["content"]
     assert sent["messages"][1] == {"role": "user", "content": EXAMPLE}
+
+
+def test_nothing_waits_for_the_model_to_answer(person: Person, fake: FakeLLM) -> None:
+    """While the model thinks, the person's other writes go through: on SQLite a transaction held across the call
+    would keep the one write lock, and every writer of the installation (webhook alerts too) would wait for it."""
+    _use_fake(person, fake)
+    fake.answering.clear()
+    try:
+        with ThreadPoolExecutor(1) as background:
+            asked = background.submit(person.call, "POST", "/ai/strategy", {"sentence": EXAMPLE})
+            deadline = time.monotonic() + 60
+            while not fake.calls("/v1/chat/completions") and not asked.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert fake.calls("/v1/chat/completions"), "the strategy request never reached the model"
+            _use_fake(person, fake, name="second", priority=1)
+            saved_while_thinking = not asked.done()
+            fake.answering.set()
+            result = asked.result()
+    finally:
+        fake.answering.set()
+    assert saved_while_thinking and result["ok"] and result["provider"] == "mine"
+    assert [provider["name"] for provider in person.call("GET", "/ai/providers")] == ["mine", "second"]
 
 
 def test_code_failing_validation_goes_back_once_for_a_fix(person: Person, fake: FakeLLM) -> None:

@@ -7,7 +7,9 @@ bars without ever seeing protected source, rates it, and gets a refund; the ledg
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -271,3 +273,51 @@ def test_buyers_stay_on_their_version_until_they_move(market: Market, tmp_path: 
     ok(client.post(f"{API}/listings/{slug}/rollback", headers=market.creator, params={"version": "1.1.0"}))
     assert ok(client.get(f"{API}/listings/{slug}"))["active_version"]["version"] == "1.1.0"
     problem(client.post(f"{API}/listings/{slug}/rollback", headers=buyer, params={"version": "1.0.0"}), 403)
+
+
+SPIN = ("def indicator(df, spin=0):\n"
+        "    work = sum(range(spin))  # seconds of work in the sandbox when asked for, none in the checks\n"
+        "    return df['close'] + (work - work)\n")
+SPIN_SCHEMA = [{"name": "spin", "type": "int", "default": 0, "minimum": 0, "maximum": 200_000_000}]
+
+
+def test_a_run_in_the_sandbox_keeps_no_transaction_open(market: Market, tmp_path: Path) -> None:
+    """While a buyer's run works in the sandbox, the installation's other writers go on: on SQLite a transaction
+    held across the run would keep the one write lock, and a rating (or a webhook alert) would wait for it."""
+    client = market.client
+    slug = market.publish(f"spin{tmp_path.name[-6:]}", price_minor=0, code=SPIN, schema=SPIN_SCHEMA)
+    buyer = market.user(f"s{tmp_path.name[-6:]}")
+    ok(client.post(f"{API}/listings/{slug}/install", headers=buyer), 201)
+    with ThreadPoolExecutor(1) as background:
+        running = background.submit(client.post, f"{API}/listings/{slug}/run", headers=buyer,
+                                     json={"bars": _bars(client), "params": {"spin": 60_000_000}})
+        deadline = time.monotonic() + 60
+        while not running.done() and time.monotonic() < deadline:
+            pool = ok(client.get(f"{API}/health"))["sandbox"]["pool"]
+            if pool is not None and pool["in_flight"] > 0:
+                break
+            time.sleep(0.01)
+        assert not running.done(), "the run ended before it was seen in the sandbox: make it spin longer"
+        ok(client.post(f"{API}/listings/{slug}/rate", headers=buyer, json={"stars": 5, "comment": "meanwhile"}))
+        rated_while_running = not running.done()
+        result = ok(running.result())
+    assert rated_while_running, "the rating waited for the sandbox run to end"
+    [values] = result["outputs"].values()
+    assert len(values) == 300
+    assert ok(client.get(f"{API}/listings/{slug}"))["rating_count"] == 1
+
+
+def test_the_same_version_added_twice_at_once_is_stored_once(market: Market, tmp_path: Path) -> None:
+    """Both requests run their checks outside a transaction; the second to store its version is refused."""
+    client = market.client
+    slug = market.publish(f"twice{tmp_path.name[-6:]}", price_minor=0)
+    body = {"version": "1.1.0", "code": SMA, "parameter_schema": SMA_SCHEMA}
+    with ThreadPoolExecutor(2) as both:
+        replies = list(both.map(lambda _: client.post(f"{API}/listings/{slug}/versions", headers=market.creator,
+                                                      json=body), range(2)))
+    assert sorted(reply.status_code for reply in replies) == [201, 409], [reply.text for reply in replies]
+    refused = next(reply for reply in replies if reply.status_code == 409)
+    problem(refused, 409, "1.1.0")
+    listed = ok(client.get(f"{API}/listings/{slug}", headers=market.creator))
+    versions = [each["version"] for each in listed["versions"]]
+    assert versions.count("1.1.0") == 1

@@ -29,6 +29,7 @@ from alphabook.ai.marketdata import Dataset, bars_for
 from alphabook.ai.router import DEFAULT_ROUTE, complete
 from alphabook.ai.sentences import find_asset
 from alphabook.core.config import Settings
+from alphabook.core.db import end_transaction
 from alphabook.core.errors import InvalidInput
 from alphabook.core.money import Money
 from alphabook.sandbox.base import Executor
@@ -99,6 +100,7 @@ def generate(session: Session, user: User, sentence: str, settings: Settings, ex
         skipped += routed.skipped
         code, explanation = extract_code(routed.completion.text)
         steps: list[dict[str, Any]] = []
+        end_transaction(session)  # the charge for the answer is kept whatever the sandbox says
         output = _checked(steps, code, dataset, executor)
         result = StrategyResult(sentence=sentence, ok=output is not None, code=code, explanation=explanation,
                                 provider=routed.route, model=routed.completion.model, attempts=attempt, steps=steps,

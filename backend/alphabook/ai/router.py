@@ -25,6 +25,7 @@ from alphabook.ai.metering import price_of
 from alphabook.ai.providers import build_provider
 from alphabook.ai.providers.rules import MODEL as OFFLINE_MODEL
 from alphabook.core.config import Settings
+from alphabook.core.db import end_transaction
 from alphabook.core.errors import ConfigurationError, InvalidInput, NotFound
 from alphabook.core.money import Money
 
@@ -91,6 +92,7 @@ def complete(session: Session, user: User, messages: Sequence[Message], settings
         if candidate.managed:
             credits.require_credit(session, user)
         provider = candidate.build()
+        end_transaction(session)  # the model may take seconds (and retries wait): no lock is held meanwhile
         try:
             completion = with_retries(partial(provider.complete, messages, candidate.model, settings.ai_max_tokens),
                                       settings.ai_retry_attempts, settings.ai_retry_max_wait_seconds, sleep)

@@ -221,3 +221,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def end_transaction(session: Session) -> None:
+    """Commit what ``session`` did so far, before slow work that needs no database: a sandbox run, a model's answer.
+
+    A transaction held across such work holds SQLite's one write lock (every transaction begins IMMEDIATE), so
+    every other writer of the installation (webhook alerts, the scheduler's heartbeat) would wait for it, and give
+    up after the busy timeout; on PostgreSQL it holds a pooled connection. The session stays usable (objects are
+    not expired on commit), and its next statement begins a new transaction."""
+    session.commit()

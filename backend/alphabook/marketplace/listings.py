@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from alphabook.accounts.models import Role, User
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
+from alphabook.core.db import end_transaction
 from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from alphabook.core.money import Money
 from alphabook.marketplace import checks, entitlements
@@ -126,8 +128,33 @@ def visible_to(listing: Listing, user: User | None) -> bool:
 def add_version(session: Session, user: User, listing: Listing, *, version: str, code: str,
                 parameter_schema: Sequence[Mapping[str, Any]], changelog: str = "", breaking: bool = False,
                 trials: int = 1, executor: Executor | None = None) -> ListingVersion:
-    """Add a version and run its automated checks; the report says what failed and why."""
+    """Add a version and run its automated checks; the report says what failed and why.
+
+    The checks run in the sandbox outside any transaction (see :func:`end_transaction`), so the version number is
+    checked again against the versions stored meanwhile before the new one is written."""
     _require_owner(user, listing)
+    _version_after(listing, version, breaking)
+    end_transaction(session)
+    report, preview = checks.run_checks(listing.kind, code, parameter_schema, executor, trials=trials)
+    session.refresh(listing, ["versions"])
+    numbers, breaking = _version_after(listing, version, breaking)
+    row = ListingVersion(listing_id=listing.id, version=version.strip(), major=numbers[0], minor=numbers[1],
+                         patch=numbers[2], code=code, parameter_schema=[dict(item) for item in parameter_schema],
+                         changelog=changelog, breaking=breaking,
+                         status=VersionStatus.CHECKED if report["ok"] else VersionStatus.FAILED,
+                         report=report, preview=preview, created_at=utcnow())
+    slug = listing.slug  # read now: a failed flush expires the listing
+    listing.versions.append(row)
+    listing.updated_at = utcnow()
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"Version {version} of {slug} was added meanwhile; choose a greater one.") from None
+    return row
+
+
+def _version_after(listing: Listing, version: str, breaking: bool) -> tuple[tuple[int, int, int], bool]:
+    """``version``'s numbers, and whether it is breaking, if it may follow the listing's newest version."""
     numbers = parse_version(version)
     latest = max((existing.semver for existing in listing.versions), default=None)
     if latest is not None and numbers <= latest:
@@ -135,18 +162,7 @@ def add_version(session: Session, user: User, listing: Listing, *, version: str,
     if latest is not None and breaking and numbers[0] == latest[0]:
         raise InvalidInput(f"A breaking change needs a new major version (after {latest[0]}.x.x, use "
                            f"{latest[0] + 1}.0.0).")
-    if latest is not None and numbers[0] > latest[0]:
-        breaking = True
-    report, preview = checks.run_checks(listing.kind, code, parameter_schema, executor, trials=trials)
-    row = ListingVersion(listing_id=listing.id, version=version.strip(), major=numbers[0], minor=numbers[1],
-                         patch=numbers[2], code=code, parameter_schema=[dict(item) for item in parameter_schema],
-                         changelog=changelog, breaking=breaking,
-                         status=VersionStatus.CHECKED if report["ok"] else VersionStatus.FAILED,
-                         report=report, preview=preview, created_at=utcnow())
-    listing.versions.append(row)
-    listing.updated_at = utcnow()
-    session.flush()
-    return row
+    return numbers, breaking or (latest is not None and numbers[0] > latest[0])
 
 
 def submit(session: Session, user: User, listing: Listing) -> ListingVersion:

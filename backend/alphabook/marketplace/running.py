@@ -2,7 +2,7 @@
 
 Protected code never leaves the server: it runs in :mod:`alphabook.sandbox` on the caller's bars and only the
 output comes back. Parameters are checked against the version's schema first, so a typo is a clear error
-rather than a sandbox failure.
+rather than a sandbox failure. The sandbox runs outside any transaction (:func:`end_transaction`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
+from alphabook.core.db import end_transaction
 from alphabook.core.errors import Conflict, InvalidInput
 from alphabook.marketplace.entitlements import require_access
 from alphabook.marketplace.models import Listing, ListingKind, ListingVersion
@@ -46,4 +47,5 @@ def run_listing(session: Session, user: User, listing: Listing, bars: pd.DataFra
     if listing.kind == ListingKind.NOTEBOOK:
         raise Conflict(f"{listing.slug} is a notebook: open it in the sandboxed kernel instead.")
     resolved = resolve(version.parameter_schema, params)
+    end_transaction(session)
     return version, run_indicator(version.code, bars, resolved, executor=executor)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.db import Base, Database
+from alphabook.core.db import Base, Database, end_transaction
 from alphabook.core.errors import NotFound
 from alphabook.marketplace import checks
 from alphabook.marketplace.models import Listing, ListingKind, ListingStatus, ListingVersion
@@ -182,6 +182,7 @@ def recheck(session: Session, record: VerifiedBacktest, settings: Settings,
     listing = session.get(Listing, record.listing_id)
     if version_row is None or listing is None:
         raise NotFound("The verified version no longer exists.")
+    end_transaction(session)
     bars, _, report = _run(version_row, listing.kind, executor, record.seed)
     differences = {key: (record.report.get(key), value) for key, value in report.items()
                    if record.report.get(key) != value}

@@ -9,11 +9,13 @@ process (this file run as a script) sends Standard Webhooks-signed market orders
 * latency from receipt to fill: each alert's ``received_at`` to its fill's time at the paper venue (both the
   server's clock), p50 and p99; and the sender's round trip;
 * a retry storm: every alert sent 3 times at once (same ``webhook-id``), then counted: orders per alert in our
-  journal and at the paper venue must both be exactly one.
+  journal and at the paper venue must both be exactly one;
+* the anchor: the same sender and alerts against an endpoint that only reads the body and answers
+  (``floor_app.py``, FastAPI on uvicorn with as many processes), and alphabook's throughput as a share of it.
 
 Goals (issue #6): >= 500 alerts/s, p99 <= 25 ms, 0 duplicates. Nothing here asserts on time; the figures and
-goals are printed, with where the CPU went: the API processes, PostgreSQL and the load sender share this machine's
-cores, so CPU milliseconds per alert bound what the machine can reach (``cores x 1000 / ms``).
+goals are printed, with where the CPU went: the server processes, PostgreSQL and the load sender share this
+machine's cores, so CPU milliseconds per alert bound what the machine can reach (``cores x 1000 / ms``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +51,7 @@ PACE = 50.0  # alerts/s
 CLIENTS = 16
 WORKERS = 2 if os.environ.get("ALPHABOOK_TEST_DATABASE_URL") else 1  # PostgreSQL: one per core
 ROWS: list[tuple[str, str, str]] = []
+ANSWERED: dict[str, float] = {}  # alerts answered per second, by run, for the share of the floor
 
 
 # --- the load process ---------------------------------------------------------------------------------------
@@ -200,6 +204,29 @@ class Server:
     pid: int
 
 
+@contextmanager
+def serving(command: list[str], port: int, environment: dict[str, str]) -> Iterator[Server]:
+    """``command`` started, once it answers ``GET /api/health`` on ``port``; terminated afterwards."""
+    import httpx
+
+    process = subprocess.Popen(command, env=environment, cwd=Path(__file__).resolve().parents[2])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"{command[-1]} did not answer GET /api/health within 60 s")
+        yield Server(base, process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def server(database: Database, home: Path) -> Iterator[Server]:
     """``alphabook api`` as JupyterHub starts it (no prefix), with its dispatcher thread."""
@@ -209,24 +236,17 @@ def server(database: Database, home: Path) -> Iterator[Server]:
     environment.update(ALPHABOOK_HOME=str(home), ALPHABOOK_DATABASE_URL=database.url, ALPHABOOK_API_PORT=str(port),
                        ALPHABOOK_API_WORKERS=str(WORKERS), ALPHABOOK_LOG_LEVEL="WARNING",
                        ALPHABOOK_TRADING_DISPATCHER_IN_API="true")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "alphabook"), "api"], env=environment)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx
+    with serving([str(Path(sys.executable).parent / "alphabook"), "api"], port, environment) as running:
+        yield running
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("uvicorn did not answer GET /api/health within 60 s")
-        yield Server(base, process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+@pytest.fixture(scope="module")
+def floor() -> Iterator[Server]:
+    """``floor_app.py`` on uvicorn with as many worker processes as the API: the anchor."""
+    port = free_port()
+    with serving([sys.executable, "-m", "uvicorn", "tests.benchmarks.floor_app:app", "--workers", str(WORKERS),
+                  "--port", str(port), "--log-level", "warning", "--no-access-log"], port, dict(os.environ)) as running:
+        yield running
 
 
 def run_load(server: Server, hook: tuple[str, str, int], alerts: int, copies: int, label: str,
@@ -264,13 +284,13 @@ def wait_for_fills(database: Database, label: str, expected: int) -> list[tuple[
 
 
 def cpu_seconds(server: Server) -> dict[str, float]:
-    """CPU seconds used so far by the API (the server and its workers), PostgreSQL, and the finished load senders."""
-    api = psutil.Process(server.pid)
-    processes = [api, *api.children(recursive=True)]
-    used = {"API processes": 0.0, "PostgreSQL": 0.0}
+    """CPU seconds used so far by the server (its processes), PostgreSQL, and the finished load senders."""
+    main = psutil.Process(server.pid)
+    processes = [main, *main.children(recursive=True)]
+    used = {"server processes": 0.0, "PostgreSQL": 0.0}
     for process in processes:
         times = process.cpu_times()
-        used["API processes"] += times.user + times.system
+        used["server processes"] += times.user + times.system
     for process in psutil.process_iter(["name"]):
         if process.info["name"] == "postgres":
             try:
@@ -283,14 +303,14 @@ def cpu_seconds(server: Server) -> dict[str, float]:
     return used
 
 
-def record_cpu(before: dict[str, float], after: dict[str, float], alerts: int) -> None:
-    spent = {name: (after[name] - before[name]) * 1000 / alerts for name in after}
+def record_cpu(before: dict[str, float], after: dict[str, float], requests: int, what: str = "alert") -> None:
+    spent = {name: (after[name] - before[name]) * 1000 / requests for name in after}
     total = sum(spent.values())
     cores = os.cpu_count() or 1
-    record("  CPU per alert", ", ".join(f"{name} {value:.2f} ms" for name, value in spent.items()),
+    record(f"  CPU per {what}", ", ".join(f"{name} {value:.2f} ms" for name, value in spent.items()),
            "report")
     record("  at most, with every core busy", f"{cores} cores x 1000 / {total:.2f} ms = "
-           f"{cores * 1000 / total:.0f} alerts/s", ">= 500 alerts/s")
+           f"{cores * 1000 / total:.0f} {what}s/s", ">= 500 alerts/s")
 
 
 def spread(milliseconds: list[float]) -> str:
@@ -309,8 +329,9 @@ def test_alert_throughput_and_latency(database: Database, server: Server, hook: 
     rows = wait_for_fills(database, "steady", ALERTS)
     after = cpu_seconds(server)
     backend = database.engine.dialect.name
+    ANSWERED["alphabook"] = ALERTS / outcome["elapsed"]
     record(f"signed alerts answered ({backend}, {WORKERS} API processes, {CLIENTS} clients)",
-           f"{ALERTS / outcome['elapsed']:.0f} alerts/s ({ALERTS} in {outcome['elapsed']:.1f} s)", ">= 500 alerts/s")
+           f"{ANSWERED['alphabook']:.0f} alerts/s ({ALERTS} in {outcome['elapsed']:.1f} s)", ">= 500 alerts/s")
     latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
     if rows:
         span = (max(filled for _, filled in rows) - min(received for received, _ in rows)).total_seconds()
@@ -322,6 +343,24 @@ def test_alert_throughput_and_latency(database: Database, server: Server, hook: 
     record("  sender's round trip (decision)", spread(trips), "report")
     record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{ALERTS} accepted")
     record_cpu(before, after, ALERTS)
+
+
+def test_the_floor_of_this_machine(floor: Server, hook: tuple[str, str, int]) -> None:
+    """The anchor: the same sender, alerts and worker processes against an endpoint that does nothing (floor_app),
+    so the HTTP stack's and the sender's own cost per request is known, and alphabook's share of the floor."""
+    run_load(floor, hook, 200, 1, "floor-warmup")
+    before = cpu_seconds(floor)
+    outcome = run_load(floor, hook, ALERTS, 1, "floor")
+    after = cpu_seconds(floor)
+    ANSWERED["floor"] = ALERTS / outcome["elapsed"]
+    record(f"anchor: an empty FastAPI endpoint ({WORKERS} processes, same sender)",
+           f"{ANSWERED['floor']:.0f} requests/s ({ALERTS} in {outcome['elapsed']:.1f} s)", "anchor")
+    record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{ALERTS} accepted")
+    record_cpu(before, after, ALERTS, "request")
+    if "alphabook" in ANSWERED:
+        record("  alphabook's alerts/s as a share of the anchor's requests/s",
+               f"{ANSWERED['alphabook'] / ANSWERED['floor']:.0%} ({ANSWERED['alphabook']:.0f} / "
+               f"{ANSWERED['floor']:.0f})", "report")
 
 
 def test_latency_at_a_steady_pace(database: Database, server: Server, hook: tuple[str, str, int]) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
@@ -82,6 +82,32 @@ def test_an_account_that_becomes_a_provider_mid_transaction_is_copied_from_then_
     assert copies_of(session, before) == []
     assert [(copy.account_id, copy.quantity) for copy in copies_of(session, after)] == [
         (follower_account.id, Decimal("0.2"))]
+
+
+def test_whether_an_account_is_a_provider_is_asked_once_per_transaction(session: Session) -> None:
+    """Every order and fill asks; a dispatcher's round records many fills of one account in one transaction, and
+    each fill flushes. The answer must outlive those flushes (it did not: one query per fill was the round's
+    largest cost), and is asked again in the next transaction."""
+    account = paper_account(session, person(session, "busy-trader"))
+    asked: list[str] = []
+
+    def count(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM copy_providers" in statement:
+            asked.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        placed = [place(session, account, "buy", "0.1") for _ in range(3)]
+        for order in placed:
+            fill(session, order, "100")
+            session.flush()
+        assert len(asked) == 1
+        with session.begin_nested():  # a savepoint's end forgets: what it wrote may be taken back
+            pass
+        place(session, account, "buy", "0.1")
+        assert len(asked) == 2
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
 
 
 def test_proportional_scaling_follows_equity(session: Session, settings: Settings) -> None:

@@ -38,7 +38,7 @@ from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from alphabook.core.clock import utcnow
 from alphabook.core.errors import AlphabookError
@@ -147,8 +147,11 @@ def _forget_providers_written(session: Session, instance: object) -> None:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_providers(session: Session, transaction: object) -> None:
-    session.info.pop(_PROVIDERS, None)
+def _forget_providers(session: Session, transaction: SessionTransaction) -> None:
+    """At the end of the transaction, or of a savepoint (its rollback may take a provider back); not at the end of
+    the subtransaction every flush runs in, which would forget them at each autoflush."""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_PROVIDERS, None)
 
 
 def _active(session: Session, provider: SignalProvider) -> list[Subscription]:

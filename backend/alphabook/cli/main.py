@@ -94,7 +94,7 @@ def serve_api() -> None:
     service_url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{settings.api_port}"))
     # Each worker process builds its own app from the same environment, hence the factory's import path.
     uvicorn.run(
-        "alphabook.api.main:create_app",
+        "alphabook.api.main:create_server_app",
         factory=True,
         workers=settings.api_workers,
         host=service_url.hostname or "127.0.0.1",

@@ -103,8 +103,9 @@ def signed_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
 
 def make_live_account(database: Database, settings: Settings, owner_id: int, *, sandbox: bool,
                       options: dict[str, Any] | None = None, api_key: str = "key",
-                      secret: str = "secret") -> int:
-    """A ccxt (Binance) account with stored credentials: the venue's testnet (``sandbox``) or real money.
+                      secret: str = "secret", venue: str = "binance") -> int:
+    """A ccxt (Binance) account, or an Alpaca one (``venue``), with stored credentials: the venue's testnet or
+    paper endpoint (``sandbox``) or real money.
 
     Unless ``options`` say otherwise its endpoints are a closed local port: nothing here ever reaches Binance."""
     options = options if options is not None else {"urls": {"api": {"public": CLOSED, "private": CLOSED}},
@@ -112,12 +113,13 @@ def make_live_account(database: Database, settings: Settings, owner_id: int, *, 
     now = utcnow()
     with database.session() as session:
         account = TradingAccount(owner_id=owner_id, kind=AccountKind.LIVE.value, status=AccountStatus.ACTIVE.value,
-                                 name="binance", broker="ccxt", currency="USD", starting_cash_minor=0,
+                                 name=venue, broker="alpaca" if venue == "alpaca" else "ccxt", currency="USD",
+                                 starting_cash_minor=0,
                                  demo_token_hash=None, demo_email=None, expires_at=None, kill_switch=False,
                                  kill_reason=None, limits={}, created_at=now, updated_at=now)
         session.add(account)
         session.flush()
-        store_credentials(session, cipher_for(settings), account, venue="binance", sandbox=sandbox,
+        store_credentials(session, cipher_for(settings), account, venue=venue, sandbox=sandbox,
                           secrets=BrokerSecrets(api_key=api_key, secret=secret, options=options or {}),
                           actor="test")
         return account.id

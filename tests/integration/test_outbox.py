@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -30,8 +31,9 @@ from alphabook.trading.brokers.base import OrderType, Side
 from alphabook.trading.models import Order, OrderSource, OutboxMessage, TradingAccount
 from alphabook.trading.orders import OrderIntent
 from alphabook.trading.outbox import Dispatcher, backoff_seconds
+from tests.fakes.fake_alpaca import FakeAlpaca
 from tests.fakes.fake_binance_trading import FakeBinanceTrading
-from tests.fakes.fake_exchange import server_error
+from tests.fakes.fake_exchange import Failure, server_error
 from tests.integration.databases import migrated_database
 from tests.integration.hook_support import (
     api,
@@ -165,6 +167,41 @@ def test_temporary_errors_are_retried_with_backoff_and_sent_once(quiet_database:
     assert (order.state, message.status) == ("filled", "done") and message.attempts >= 3
     assert fake.orders_placed() == 1
     assert order.filled_quantity == Decimal("0.01") and len(order.fills) == 1
+
+
+def test_an_answer_that_cannot_be_recorded_costs_the_rest_of_its_round_nothing(quiet_database: Database,
+                                                                                tmp_path: Path) -> None:
+    """A round's answers are recorded in one transaction; one that spoils it (a venue answering for an order that is
+    not ours) is set aside and the others are recorded each in a savepoint. The spoilt one stays claimed, and once
+    its lease has run out it is looked up at the venue by its client order id: placed once, recorded once."""
+    database = quiet_database
+    settings = settings_for(database, tmp_path, trading_dispatch_lease_seconds=0.5)
+    with FakeAlpaca({"AAPL": Decimal(200)}, Decimal(10_000)) as alpaca:
+        account_id = make_live_account(database, settings, make_trader(database).user_id, sandbox=True,
+                                       venue="alpaca", options={"base_url": alpaca.url},
+                                       api_key=alpaca.key_id, secret=alpaca.secret_key)
+        intent = OrderIntent(symbol="AAPL", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(1))
+        ids = [_submit(database, account_id, intent) for _ in range(3)]
+        not_ours = {"id": str(uuid.uuid4()), "client_order_id": "somebody-else", "symbol": "AAPL",
+                    "status": "accepted", "filled_qty": "0", "filled_avg_price": None}
+        alpaca.fail("/v2/orders", Failure(200, not_ours), method="POST", after_processing=True)
+        dispatcher = Dispatcher(database, settings)
+        assert dispatcher.run_once() == 3
+        states = {order_id: _state(database, order_id) for order_id in ids}
+        spoilt = [order_id for order_id, (order, _) in states.items() if order.broker_order_id is None]
+        assert len(spoilt) == 1, "exactly the order whose answer was not its own is left unrecorded"
+        for order_id, (order, [message]) in states.items():
+            if order_id in spoilt:
+                assert (order.state, message.status) == ("pending", "pending") and message.claimed_until
+            else:
+                assert message.status == "done" and order.broker_order_id in alpaca.orders
+        time.sleep(max(0.0, (states[spoilt[0]][1][0].claimed_until - utcnow()).total_seconds()) + 0.05)
+        drain(dispatcher)
+        order, [message] = _state(database, spoilt[0])
+        assert message.status == "done" and order.broker_order_id in alpaca.orders
+        assert len(alpaca.orders) == 3  # found at the venue, not placed again
+        assert [request.method for request in alpaca.requests if request.path == "/v2/orders"] == ["POST"] * 3
+    assert alpaca.errors == []
 
 
 def test_giving_up_after_max_attempts(database: Database, tmp_path: Path, fake: FakeBinanceTrading) -> None:

@@ -44,8 +44,10 @@ from alphabook.notifications.delivery import Courier
 from alphabook.payments.providers import build_provider
 from alphabook.trading.outbox import Dispatcher
 
-DOMAIN_ROUTERS: list[APIRouter] = [health.router, accounts.router, audit.router, marketplace.router,
-                                   payments.router, admin.router, trading.router, portfolio.router, hooks.router,
+# Requests are matched against the routers in this order: the webhook hook, the busiest path by far (a burst of
+# alerts), comes first instead of after 68 other routes. No path of another router matches one of its.
+DOMAIN_ROUTERS: list[APIRouter] = [hooks.router, health.router, accounts.router, audit.router, marketplace.router,
+                                   payments.router, admin.router, trading.router, portfolio.router,
                                    copy.router, jobs.router, notifications.router, sentiment.router,
                                    ai.router]
 

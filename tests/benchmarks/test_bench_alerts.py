@@ -7,7 +7,8 @@ process (this file run as a script) sends Standard Webhooks-signed market orders
 
 * throughput: alerts answered per second, and alerts filled per second (receipt of the first to the last fill);
 * latency from receipt to fill: each alert's ``received_at`` to its fill's time at the paper venue (both the
-  server's clock), p50 and p99; and the sender's round trip;
+  server's clock), p50 and p99, at full load and at steady paces of 50, 100 and 150 alerts/s; and the sender's
+  round trip;
 * a retry storm: every alert sent 3 times at once (same ``webhook-id``), then counted: orders per alert in our
   journal and at the paper venue must both be exactly one;
 * the anchor: the same sender and alerts against an endpoint that only reads the body and answers
@@ -47,7 +48,7 @@ from sqlalchemy.exc import OperationalError
 ALERTS = 3_000
 STORM_ALERTS = 1_000
 PACED_ALERTS = 1_000
-PACE = 50.0  # alerts/s
+PACES = (50, 100, 150)  # alerts/s: receipt to fill as the pace nears what the machine can keep up with
 CLIENTS = 16
 WORKERS = 2 if os.environ.get("ALPHABOOK_TEST_DATABASE_URL") else 1  # PostgreSQL: one per core
 ROWS: list[tuple[str, str, str]] = []
@@ -97,10 +98,14 @@ def load(base: str, hook_id: str, secret: str, alerts: int, copies: int, clients
             progress.update(1)
 
     sent = iter(range(alerts))
+    # Every connection is made before the clock starts: made by the workers as they start, they held the first
+    # alerts back, which then left together to catch up with the pace (a burst the paced run is not about).
+    pools = [[httpx.Client(base_url=base, timeout=30) for _ in range(copies)] for _ in range(clients)]
+    for http in (http for connections in pools for http in connections):
+        http.get("/api/health").raise_for_status()
     begin = time.perf_counter()
 
-    def worker() -> None:
-        connections = [httpx.Client(base_url=base, timeout=30) for _ in range(copies)]
+    def worker(connections: list[httpx.Client]) -> None:
         try:
             while True:
                 with lock:
@@ -122,7 +127,7 @@ def load(base: str, hook_id: str, secret: str, alerts: int, copies: int, clients
             for http in connections:
                 http.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(connections,)) for connections in pools]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -363,14 +368,16 @@ def test_the_floor_of_this_machine(floor: Server, hook: tuple[str, str, int]) ->
                f"{ANSWERED['floor']:.0f})", "report")
 
 
-def test_latency_at_a_steady_pace(database: Database, server: Server, hook: tuple[str, str, int]) -> None:
+@pytest.mark.parametrize("pace", PACES)
+def test_latency_at_a_steady_pace(database: Database, server: Server, hook: tuple[str, str, int], pace: int) -> None:
     """The same alerts at a pace the installation keeps up with: receipt to fill without a queue."""
-    outcome = run_load(server, hook, PACED_ALERTS, 1, "paced", rate=PACE)
-    rows = wait_for_fills(database, "paced", PACED_ALERTS)
+    label = f"paced{pace}"
+    outcome = run_load(server, hook, PACED_ALERTS, 1, label, rate=pace)
+    rows = wait_for_fills(database, label, PACED_ALERTS)
     latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
     trips = [seconds * 1000 for seconds in outcome["round_trips"]]
-    record(f"paced at {PACE:.0f} alerts/s ({PACED_ALERTS} alerts)", f"receipt to fill p50 "
-           f"{percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms", "p99 <= 25 ms")
+    record(f"paced at {pace} alerts/s ({PACED_ALERTS} alerts)", f"receipt to fill {spread(latencies)}",
+           "p99 <= 25 ms")
     record("  sender's round trip (decision)", spread(trips), "report")
     record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{PACED_ALERTS} accepted")
 
@@ -389,7 +396,7 @@ def test_retry_storm_places_each_alert_once(database: Database, server: Server, 
         venue = session.scalar(select(func.count(PaperOrder.id)).where(PaperOrder.account_id == account_id))
         venue_distinct = session.scalar(select(func.count(func.distinct(PaperOrder.client_order_id)))
                                         .where(PaperOrder.account_id == account_id))
-    total = 200 + ALERTS + PACED_ALERTS + STORM_ALERTS  # every alert sent: one order each
+    total = 200 + ALERTS + PACED_ALERTS * len(PACES) + STORM_ALERTS  # every alert sent: one order each
     duplicates = max(0, (journal or 0) - total) + max(0, (venue or 0) - total) + max(0, (accepted or 0) - STORM_ALERTS)
     duplicates += (venue or 0) - (venue_distinct or 0)
     record(f"retry storm: {STORM_ALERTS} alerts x 3 at once", f"{STORM_ALERTS * 3 / outcome['elapsed']:.0f} "

@@ -39,6 +39,15 @@ TODAY = datetime.combine(utcnow().date(), time(9), tzinfo=UTC)
 YESTERDAY = TODAY.date() - timedelta(days=1)
 
 
+@pytest.fixture(autouse=True)
+def today_as_the_test_starts() -> None:
+    """The jobs take "yesterday" from the clock when they run: a suite that runs across midnight (UTC) must not
+    compare them with the day the module was imported on."""
+    global TODAY, YESTERDAY
+    TODAY = datetime.combine(utcnow().date(), time(9), tzinfo=UTC)
+    YESTERDAY = TODAY.date() - timedelta(days=1)
+
+
 @pytest.fixture
 def platform(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, User]:
     """Settings for this database, the same in the scheduler's environment (passed on to platform notebooks),

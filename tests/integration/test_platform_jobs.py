@@ -7,7 +7,7 @@ Each test seeds just enough real data through the domain services and checks the
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +35,14 @@ from tests.integration.copy_support import LOCAL, approved_provider, fill, follo
 
 pytestmark = pytest.mark.db
 
-TODAY = datetime.combine(utcnow().date(), time(9), tzinfo=UTC)
-YESTERDAY = TODAY.date() - timedelta(days=1)
+TODAY: datetime  # 9:00 UTC today, and the day before: set as each test starts
+YESTERDAY: date
 
 
 @pytest.fixture(autouse=True)
 def today_as_the_test_starts() -> None:
     """The jobs take "yesterday" from the clock when they run: a suite that runs across midnight (UTC) must not
-    compare them with the day the module was imported on."""
+    compare them with the day the module was imported on, as it did when these were set at import."""
     global TODAY, YESTERDAY
     TODAY = datetime.combine(utcnow().date(), time(9), tzinfo=UTC)
     YESTERDAY = TODAY.date() - timedelta(days=1)

@@ -158,10 +158,9 @@ def verify_listing(database: Database, listing_id: int, settings: Settings,
                 or listing.kind == ListingKind.NOTEBOOK):
             raise NotFound(f"Listing {listing.slug if listing else listing_id} has no approved indicator or strategy "
                            "version to verify.")
-        kind, code = listing.kind, active.code  # read now: nothing is loaded once the session has closed
-    bars, params, report = _run(active, kind, executor, SEED)
+    bars, params, report = _run(active, listing.kind, executor, SEED)  # loaded: the session expires nothing
     record = VerifiedBacktest(listing_id=listing_id, version_id=active.id, version=active.version, dataset=DATASET,
-                              data_sha256=data_sha256(bars), code_sha256=code_sha256(code),
+                              data_sha256=data_sha256(bars), code_sha256=code_sha256(active.code),
                               parameters=params, seed=SEED, environment=_environment(), report=report,
                               signature="", created_at=utcnow().replace(microsecond=0))
     record.signature = _sign(record, settings)

@@ -33,10 +33,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -338,11 +338,14 @@ def _claim(session: Session, hook: Hook, key: str, now: datetime, address: str |
     """Record the delivery as the accepted alert holding ``key``; its id, or None when an accepted alert holds the
     key already. ``INSERT … ON CONFLICT DO NOTHING`` needs no savepoint: on PostgreSQL an insert meeting a
     simultaneous delivery's uncommitted key waits for that transaction, then finds the key taken or free."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(Alert).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
+    connection = session.connection()  # a Core statement on the session's transaction: no ORM bulk machinery
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, Alert.__table__)
+    statement = (insert(table).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
                                       decision=AlertDecision.ACCEPTED.value, reason=None, order_id=None)
-                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(Alert.id))
-    return session.scalar(statement)
+                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(table.c.id))
+    alert_id: int | None = connection.scalar(statement)
+    return alert_id
 
 
 def _accepted(session: Session, hook_id: str, key: str) -> Alert | None:

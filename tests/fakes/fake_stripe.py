@@ -40,7 +40,9 @@ Tests steer it through plain methods, which stand in for the customer and for St
 refuse transitions Stripe would never make (paying an expired session); build anything else, such as an
 out-of-order event, with ``event(type, obj)``. ``sign`` and ``deliver`` sign and POST an event exactly as
 Stripe's webhooks do (``Stripe-Signature: t=…,v1=…``, pretty-printed JSON body). ``fail_next(n)``
-answers the next n API requests with a 500 that saves nothing, so a client's retries can be proved.
+answers the next n API requests with a 500 that saves nothing, so a client's retries can be proved. Clearing
+``answering`` holds every API answer (the request is executed, its answer waits) until it is set again, as a
+slow network would; ``held`` counts the answers that waited.
 Logs to assert on: ``requests`` (method, path, decoded params, idempotency key), ``sessions``,
 ``line_items``, ``payment_intents``, ``charge_objects``, ``refunds``, ``disputes``, ``accounts``, ``account_links``,
 ``transfers``, ``events``, and ``charges`` (how many distinct sessions were paid).
@@ -292,6 +294,9 @@ class FakeStripe:
         self._idempotency: dict[str, _Saved] = {}
         self._failures_left = 0
         self._failure_status = 500
+        self.answering = threading.Event()
+        self.answering.set()
+        self.held = 0
         self._lock = threading.RLock()
         self._routes = self._route_table()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -813,6 +818,10 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 answer = fake.handle(method, self.path, self.headers, body)
+                if not fake.answering.is_set():
+                    with fake._lock:
+                        fake.held += 1
+                    fake.answering.wait(60)
                 headers = {"Request-Id": _new_id("req_", 14), **answer.headers,
                            "Stripe-Version": self.headers.get("Stripe-Version") or fake.api_version}
                 if method == "POST" and self.headers.get("Idempotency-Key"):

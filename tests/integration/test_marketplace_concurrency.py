@@ -6,6 +6,8 @@ together by a barrier, doing what the marketplace promises is safe to do at the 
 * One buyer starts the same purchase from eight threads: one purchase, one checkout, one audit entry, and every
   thread is answered with that purchase. Then the provider delivers its completed event eight times at once:
   one ledger transaction, one processed event row, and seven "duplicate" answers.
+* A creator asks for a payout from eight threads: one payout of the whole balance is queued, seven are told one is
+  on its way, and the balance is moved once.
 
 The data is committed (the threads must see each other's work), so every name carries a fresh suffix.
 On SQLite these transactions are short, so no writer should outwait the 5 s busy timeout and fail with
@@ -32,10 +34,12 @@ from alphabook.accounts.models import User
 from alphabook.core.audit import AuditEntry
 from alphabook.core.config import Settings
 from alphabook.core.db import Database
+from alphabook.core.errors import Conflict
+from alphabook.core.money import Money
 from alphabook.marketplace import ratings
 from alphabook.marketplace.models import Entitlement, Listing, Rating
-from alphabook.payments import purchases, webhooks
-from alphabook.payments.models import LedgerEntry, PaymentEvent, Purchase
+from alphabook.payments import ledger, payouts, purchases, webhooks
+from alphabook.payments.models import LedgerEntry, PaymentEvent, Payout, Purchase
 from alphabook.payments.providers.local import LocalProvider
 from tests.integration.market import make_listing
 
@@ -192,3 +196,32 @@ def test_one_buyer_starts_one_purchase_from_eight_threads(database: Database, th
         completed = session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "purchase.completed",
                                                                      AuditEntry.subject == f"purchase:{purchase_id}"))
         assert len(completed.all()) == 1
+
+
+def test_a_creator_asks_for_one_payout_from_eight_threads(database: Database, threads_db: Database,
+                                                           settings: Settings, provider: LocalProvider) -> None:
+    tag = uuid.uuid4().hex[:8]
+    with database.session() as session:
+        creator = service.ensure_user(session, f"cc-payee-{tag}", roles=["user", "creator"])
+        payouts.connect_account(session, provider, creator)
+        ledger.post(session, "purchase", [ledger.Leg(ledger.BUYER_PAYMENTS, Money(-5000, "USD")),
+                                          ledger.Leg(ledger.creator_account(creator.id), Money(5000, "USD"))])
+        creator_id = creator.id
+
+    def ask(i: int, barrier: threading.Barrier) -> str:
+        barrier.wait()
+        with threads_db.session() as session:
+            user = session.get(User, creator_id)
+            assert user is not None
+            try:
+                return payouts.queue_payout(session, settings, user, actor=user.name).status
+            except Conflict as refusal:
+                return refusal.detail
+
+    answers = all_at_once(STARTERS, ask)
+    assert sorted(answers) == ["A payout is already on its way; wait for it to be paid."] * (STARTERS - 1) + [
+        "queued"]
+    with database.session() as session:
+        [payout] = session.scalars(select(Payout).where(Payout.creator_id == creator_id)).all()
+        assert payout.amount_minor == 5000
+        assert payouts.available(session, creator_id, "USD") == Money(0, "USD")

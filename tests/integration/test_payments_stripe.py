@@ -2,7 +2,9 @@
 signed exactly as Stripe signs them, on every database backend.
 
 Covers the purchase flow, forged, stale, replayed, duplicate and out-of-order events, test/live separation,
-disputes, refunds (also after a payout) and Connect payouts, each checked in the ledger and the audit log.
+disputes, refunds (also after a payout) and Connect payouts, each checked in the ledger and the audit log; and
+Stripe answering slowly: no transaction waits for it, and what arrives meanwhile (its own webhook for the same
+refund, a second payout request) is decided once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,26 @@ def market(database: Database, tmp_path: Path, fake: FakeStripe) -> Iterator[Mar
         yield market
 
 
+@contextmanager
+def _stripe_holding_the_answer_to(fake: FakeStripe, call: Callable[[], Any]) -> Iterator[Future[Any]]:
+    """``call`` running in the background, once Stripe has done what it asked and holds back its answer (a slow
+    network); the answer goes through when the block ends."""
+    fake.answering.clear()
+    try:
+        with ThreadPoolExecutor(1) as background:
+            running = background.submit(call)
+            deadline = time.monotonic() + 30
+            while not fake.held and not running.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert fake.held and not running.done(), "the request never reached Stripe"
+            try:
+                yield running
+            finally:
+                fake.answering.set()
+    finally:
+        fake.answering.set()
+
+
 def _deliver(market: Market, fake: FakeStripe, event: dict[str, Any], **kwargs: Any) -> Any:
     return fake.deliver(event, WEBHOOK, WEBHOOK_SECRET, client=market.client, **kwargs)
 
@@ -58,6 +82,10 @@ def _session_of(fake: FakeStripe, purchase: dict[str, Any]) -> str:
     [session_id] = [sid for sid, each in fake.sessions.items()
                     if each["metadata"]["purchase_id"] == str(purchase["id"])]
     return session_id
+
+
+def _checkout_url(fake: FakeStripe, purchase: dict[str, Any]) -> str:
+    return str(fake.sessions[_session_of(fake, purchase)]["url"])
 
 
 def _status(market: Market, buyer: dict[str, str], purchase: dict[str, Any]) -> str:
@@ -247,3 +275,78 @@ def test_buyers_refund_themselves_within_the_window(market: Market, fake: FakeSt
     [refund] = fake.refunds.values()
     assert refund["amount"] == 400
     assert _refund_reason(market, purchase) == "requested by the buyer"
+
+
+def test_a_slow_checkout_holds_up_no_other_payment(market: Market, fake: FakeStripe) -> None:
+    """While Stripe takes its time over one buyer's checkout, another buyer's payment is recorded: on SQLite a
+    transaction held across the call would keep the one write lock, and every writer would wait for it."""
+    slug = market.publish(f"k{uuid.uuid4().hex[:6]}", price_minor=800)
+    first, second = (market.user(f"b{index}{uuid.uuid4().hex[:6]}") for index in range(2))
+    paid = market.buy(slug, first)
+    payment = fake.pay(_session_of(fake, paid))
+    with _stripe_holding_the_answer_to(fake, lambda: market.buy(slug, second)) as started:
+        assert _deliver(market, fake, payment).json() == {"received": "processed"}
+        recorded_while_stripe_answers = not started.done()
+    pending = started.result()
+    assert recorded_while_stripe_answers
+    assert _status(market, first, paid) == "completed"
+    assert pending["status"] == "pending" and pending["checkout_url"] == _checkout_url(fake, pending)
+    assert market.buy(slug, second)["id"] == pending["id"] and len(fake.sessions) == 2
+
+
+def test_a_refund_and_its_webhook_arriving_first_reverse_the_sale_once(market: Market, fake: FakeStripe) -> None:
+    """Stripe refunds, and its ``charge.refunded`` webhook is processed before the refund request hears back: the
+    sale is reversed once, whichever records it first."""
+    slug = market.publish(f"q{uuid.uuid4().hex[:6]}", price_minor=1500)
+    purchase = market.buy(slug, market.user(f"b{uuid.uuid4().hex[:6]}"))
+    session_id = _session_of(fake, purchase)
+    _deliver(market, fake, fake.pay(session_id))
+    url = f"{API}/purchases/{purchase['id']}/refund"
+    with _stripe_holding_the_answer_to(fake, lambda: market.client.post(url, headers=market.admin, json={})) as asked:
+        assert len(fake.refunds) == 1  # refunded at Stripe; the answer is on its way
+        assert _deliver(market, fake, fake.charge_refunded(session_id)).json() == {"received": "processed"}
+    assert ok(asked.result())["status"] == "refunded"
+    with market.database.session() as session:
+        refunds = session.scalar(select(func.count(func.distinct(LedgerEntry.txn))).where(
+            LedgerEntry.purchase_id == purchase["id"], LedgerEntry.kind == "refund"))
+    assert refunds == 1 and _balance(market, slug) == 0
+
+
+def test_a_second_payout_request_while_stripe_transfers_the_first_is_refused(market: Market,
+                                                                            fake: FakeStripe) -> None:
+    """The payout is queued for good before the transfer is asked for, so a second request meanwhile (a double
+    click) finds it on its way instead of queuing the same balance twice."""
+    slug = market.publish(f"t{uuid.uuid4().hex[:6]}", price_minor=1000)
+    purchase = market.buy(slug, market.user(f"b{uuid.uuid4().hex[:6]}"))
+    _deliver(market, fake, fake.pay(_session_of(fake, purchase)))
+    fake.onboard(ok(market.client.post(f"{API}/payouts/account", headers=market.creator), 201)["account"])
+
+    def request() -> Any:
+        return market.client.post(f"{API}/payouts", headers=market.creator)
+
+    with _stripe_holding_the_answer_to(fake, request) as first:
+        problem(request(), 409, "already on its way")
+    paid = ok(first.result(), 201)
+    assert paid["status"] == "paid" and paid["amount"]["amount_minor"] == 700 and len(fake.transfers) == 1
+    assert _balance(market, slug) == 0
+
+
+def test_a_checkout_stripe_could_not_open_is_asked_for_again_or_fails_the_purchase(market: Market,
+                                                                                   fake: FakeStripe) -> None:
+    """The purchase is stored before Stripe is asked for its checkout: Stripe down, the buyer's retry gets the
+    checkout of the same purchase; Stripe refusing, the purchase fails and the buyer may start a new one."""
+    slug = market.publish(f"u{uuid.uuid4().hex[:6]}", price_minor=600)
+    down, refused = (market.user(f"b{index}{uuid.uuid4().hex[:6]}") for index in range(2))
+    fake.fail_next(3)  # longer than the library's two retries
+    problem(market.client.post(f"{API}/listings/{slug}/purchase", headers=down), 503, "Stripe")
+    assert not fake.sessions
+    retried = market.buy(slug, down)
+    assert retried["status"] == "pending" and retried["checkout_url"] == _checkout_url(fake, retried)
+    assert [each["id"] for each in ok(market.client.get(f"{API}/purchases", headers=down))] == [retried["id"]]
+
+    fake.fail_next(1, status=400)
+    problem(market.client.post(f"{API}/listings/{slug}/purchase", headers=refused), 502, "Stripe")
+    [failed] = ok(market.client.get(f"{API}/purchases", headers=refused))
+    assert failed["status"] == "failed"
+    again = market.buy(slug, refused)
+    assert again["id"] != failed["id"] and again["status"] == "pending" and again["checkout_url"]

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event, inspect, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -231,3 +231,20 @@ def end_transaction(session: Session) -> None:
     up after the busy timeout; on PostgreSQL it holds a pooled connection. The session stays usable (objects are
     not expired on commit), and its next statement begins a new transaction."""
     session.commit()
+
+
+Locked = TypeVar("Locked", bound=Base)
+
+
+def lock_row(session: Session, model: type[Locked], key: Any) -> Locked | None:
+    """``model``'s row ``key`` read again under its row lock, or None when it is gone.
+
+    Two transactions deciding about one row (a refund request and the provider's webhook for it) decide in turn,
+    the second seeing what the first committed: ``populate_existing`` replaces what the session remembered. On
+    PostgreSQL ``FOR NO KEY UPDATE``, which rows referencing this one (ledger entries naming their purchase) do not
+    wait for; SQLite's writers take turns anyway (every transaction begins IMMEDIATE)."""
+    (column,) = inspect(model).primary_key
+    query = (select(model).where(column == key).with_for_update(key_share=True)
+             .execution_options(populate_existing=True))
+    found: Locked | None = session.scalar(query)
+    return found

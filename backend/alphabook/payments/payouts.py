@@ -20,7 +20,7 @@ from alphabook.accounts.models import User
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.db import Database
+from alphabook.core.db import Database, end_transaction, lock_row
 from alphabook.core.errors import Conflict, InvalidInput, RejectedError, TemporaryError
 from alphabook.core.money import Money
 from alphabook.notifications import announce
@@ -38,7 +38,9 @@ def connect_account(session: Session, provider: PaymentProvider, user: User) -> 
     account = session.get(PayoutAccount, user.id)
     if account is not None and account.provider == provider.name:
         return account, None
-    ref, onboarding = provider.create_payout_account(user.id, user.email)
+    end_transaction(session)  # no transaction is held across the provider's round trip
+    ref, onboarding = provider.create_payout_account(user.id, user.email)  # idempotent per user at the provider
+    account = lock_row(session, PayoutAccount, user.id)
     if account is None:
         account = PayoutAccount(user_id=user.id, provider=provider.name, account_ref=ref, created_at=utcnow())
         session.add(account)
@@ -65,8 +67,10 @@ def available(session: Session, creator_id: int, currency: str) -> Money:
 
 
 def queue_payout(session: Session, settings: Settings, creator: User, *, actor: str) -> Payout:
-    """Queue a payout of the creator's whole available balance, if it reaches the minimum."""
-    account = session.get(PayoutAccount, creator.id)
+    """Queue a payout of the creator's whole available balance, if it reaches the minimum.
+
+    The payout account's row is locked first: two requests at once queue one payout, the other finds it queued."""
+    account = lock_row(session, PayoutAccount, creator.id)
     if account is None:
         raise Conflict("Connect a payout account first (POST /api/payouts/account).")
     if session.scalar(select(Payout.id).where(Payout.creator_id == creator.id,
@@ -91,15 +95,23 @@ def queue_payout(session: Session, settings: Settings, creator: User, *, actor: 
 
 
 def pay(session: Session, provider: PaymentProvider, payout: Payout, *, actor: str) -> Payout:
-    """Send a queued payout; it ends ``paid`` or ``failed`` (and reversed), or stays queued if the provider is down."""
+    """Send a queued payout; it ends ``paid`` or ``failed`` (and reversed), or stays queued if the provider is down.
+
+    What the caller wrote (the payout's queuing) is committed first, so a crash after the transfer leaves a queued
+    payout that the next run sends again under the same idempotency key (the provider pays once); and no
+    transaction is held across the provider's round trip. Two runs sending it at once record it once."""
     if payout.status != PayoutStatus.QUEUED:
         return payout
+    end_transaction(session)
     try:
         reference = provider.payout(payout.account_ref, payout.amount, payout.idempotency_key, payout.id)
     except TemporaryError as exc:
         log.warning("payout %d stays queued: %s", payout.id, exc.detail)
         return payout
     except RejectedError as exc:
+        payout = _still_queued(session, payout)
+        if payout.status != PayoutStatus.QUEUED:
+            return payout
         payout.status, payout.failure, payout.settled_at = PayoutStatus.FAILED, exc.detail, utcnow()
         ledger.post(session, "payout.reversed", [ledger.Leg(ledger.PAYOUTS, -payout.amount),
                                                  ledger.Leg(ledger.creator_account(payout.creator_id), payout.amount)],
@@ -108,12 +120,22 @@ def pay(session: Session, provider: PaymentProvider, payout: Payout, *, actor: s
                      reason=exc.detail, before={"status": PayoutStatus.QUEUED}, after={"status": payout.status})
         announce.payout_settled(session, payout)
         return payout
+    payout = _still_queued(session, payout)
+    if payout.status != PayoutStatus.QUEUED:
+        return payout
     payout.status, payout.provider_ref, payout.settled_at = PayoutStatus.PAID, reference, utcnow()
     audit.record(session, actor=actor, action="payout.paid", subject=f"payout:{payout.id}", provider_ref=reference,
                  amount_minor=payout.amount_minor, currency=payout.currency,
                  before={"status": PayoutStatus.QUEUED}, after={"status": payout.status})
     announce.payout_settled(session, payout)
     return payout
+
+
+def _still_queued(session: Session, payout: Payout) -> Payout:
+    """The payout re-read under its row lock after the provider answered (another run may have recorded it)."""
+    locked = lock_row(session, Payout, payout.id)
+    assert locked is not None  # payouts are never deleted
+    return locked
 
 
 def run_payouts(database: Database, settings: Settings, provider: PaymentProvider) -> list[Payout]:

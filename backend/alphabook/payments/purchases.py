@@ -5,6 +5,11 @@ so either all of it happens or none of it does. Access is granted here and only 
 provider event says the money arrived (:mod:`alphabook.payments.webhooks`), never when a browser comes back
 from checkout. A buyer holds at most one live purchase of a listing (``open_key`` is unique), so a double
 click or a retried request finds the purchase already started instead of charging twice.
+
+The provider is never called inside a transaction (a checkout, a refund): what comes before is committed, and its
+answer is recorded in a new transaction under the purchase's row lock (:func:`lock_purchase`), which the webhook
+takes too. A slow provider then holds up no other writer (on SQLite, every writer of the installation), and a
+webhook arriving before the answer it concerns (Stripe's ``charge.refunded`` for our own refund) is recorded once.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from alphabook.accounts.models import Role, User
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from alphabook.core.db import end_transaction, lock_row
+from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RejectedError
 from alphabook.core.money import Money, split
 from alphabook.marketplace import entitlements
 from alphabook.marketplace.models import Listing, ListingStatus
@@ -29,8 +35,8 @@ from alphabook.payments import ledger
 from alphabook.payments.models import Purchase, PurchaseStatus
 from alphabook.payments.providers import CheckoutRequest, PaymentProvider
 
-__all__ = ["apply_refund", "close_dispute", "complete", "fail", "get_purchase", "open_dispute", "refund",
-           "revenue_split", "start_purchase"]
+__all__ = ["apply_refund", "close_dispute", "complete", "fail", "get_purchase", "lock_purchase", "open_dispute",
+           "refund", "revenue_split", "start_purchase"]
 
 
 def revenue_split(settings: Settings, product: str, amount: Money) -> tuple[Money, Money]:
@@ -50,18 +56,23 @@ def _snapshot(purchase: Purchase) -> dict[str, object]:
 
 def start_purchase(session: Session, provider: PaymentProvider, settings: Settings, buyer: User, listing: Listing,
                    *, idempotency_key: str | None, success_url: str, cancel_url: str) -> Purchase:
-    """A pending purchase with a checkout to pay at; the same one again for a retry or a double click."""
+    """A pending purchase with a checkout to pay at; the same one again for a retry or a double click.
+
+    The purchase is committed before the provider is asked for its checkout, and the checkout stored after: no
+    transaction is held across the provider's round trip (on SQLite it would stop every other writer). Should the
+    provider fail, the purchase stays pending without a checkout, and the buyer's retry, which finds it, asks again
+    under the same idempotency key."""
     if idempotency_key is not None:
         earlier = session.scalar(select(Purchase).where(Purchase.idempotency_key == idempotency_key))
         if earlier is not None:
             if earlier.buyer_id != buyer.id:
                 raise Conflict("This Idempotency-Key was already used for another request; send a new one.")
-            return earlier
+            return _with_checkout(session, provider, earlier, buyer, success_url, cancel_url)
     version = _check_buyable(session, buyer, listing)
     open_key = f"{buyer.id}:{listing.id}"
     live = session.scalar(select(Purchase).where(Purchase.open_key == open_key))
     if live is not None:
-        return live
+        return _with_checkout(session, provider, live, buyer, success_url, cancel_url)
     creator_share, platform_share = revenue_split(settings, listing.kind, listing.price)
     purchase = Purchase(
         buyer_id=buyer.id, listing_id=listing.id, version_id=version, creator_id=listing.creator_id,
@@ -76,14 +87,39 @@ def start_purchase(session: Session, provider: PaymentProvider, settings: Settin
         winner = session.scalar(select(Purchase).where(Purchase.open_key == open_key))
         if winner is None:
             raise Conflict("Another purchase of this listing is being started; try again.") from None
-        return winner
-    checkout = provider.create_checkout(CheckoutRequest(
-        purchase_id=purchase.id, idempotency_key=f"checkout-{purchase.idempotency_key}", amount=listing.price,
-        title=listing.title, success_url=success_url, cancel_url=cancel_url, buyer_email=buyer.email))
-    purchase.checkout_ref, purchase.checkout_url = checkout.ref, checkout.url
+        return _with_checkout(session, provider, winner, buyer, success_url, cancel_url)
     audit.record(session, actor=buyer.name, action="purchase.started", subject=f"purchase:{purchase.id}",
                  listing=listing.slug, after=_snapshot(purchase))
-    session.flush()
+    return _with_checkout(session, provider, purchase, buyer, success_url, cancel_url)
+
+
+def _with_checkout(session: Session, provider: PaymentProvider, purchase: Purchase, buyer: User, success_url: str,
+                   cancel_url: str) -> Purchase:
+    """``purchase`` with its checkout, asked of the provider outside any transaction if it has none yet."""
+    if purchase.checkout_ref is not None or purchase.status != PurchaseStatus.PENDING:
+        return purchase
+    title = _listing(session, purchase).title
+    end_transaction(session)
+    try:
+        checkout = provider.create_checkout(CheckoutRequest(
+            purchase_id=purchase.id, idempotency_key=f"checkout-{purchase.idempotency_key}", amount=purchase.amount,
+            title=title, success_url=success_url, cancel_url=cancel_url, buyer_email=buyer.email))
+    except RejectedError as refusal:  # the provider's last word: this purchase fails, and a new one may be started
+        fail(session, lock_purchase(session, purchase.id), actor=f"provider:{provider.name}", reason=refusal.detail)
+        end_transaction(session)
+        raise
+    stored = lock_purchase(session, purchase.id)
+    if stored.checkout_ref is None:  # else a simultaneous retry stored it: the same checkout (same idempotency key)
+        stored.checkout_ref, stored.checkout_url = checkout.ref, checkout.url
+    return stored
+
+
+def lock_purchase(session: Session, purchase_id: int) -> Purchase:
+    """The purchase, re-read under its row lock: what a request and a webhook decide about it, they decide in
+    turn (a refund asked for while the provider's ``charge.refunded`` arrives is reversed once)."""
+    purchase = lock_row(session, Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"There is no purchase {purchase_id}.")
     return purchase
 
 
@@ -152,7 +188,10 @@ def get_purchase(session: Session, purchase_id: int) -> Purchase:
 
 def refund(session: Session, provider: PaymentProvider, settings: Settings, purchase: Purchase, actor: User,
            reason: str) -> Purchase:
-    """Refund a completed purchase: an admin at any time, the buyer within the refund window."""
+    """Refund a completed purchase: an admin at any time, the buyer within the refund window.
+
+    Two requests at once both ask the provider under the same idempotency key (one refund there), and the one that
+    locks the purchase second finds it refunded already."""
     if not actor.has_role(Role.ADMIN.value):
         if actor.id != purchase.buyer_id:
             raise NotFound(f"Purchase {purchase.id} is not yours.")
@@ -162,7 +201,9 @@ def refund(session: Session, provider: PaymentProvider, settings: Settings, purc
                             "ask an administrator.")
     if purchase.status != PurchaseStatus.COMPLETED:
         raise Conflict(f"Purchase {purchase.id} is {purchase.status}; only completed purchases can be refunded.")
+    end_transaction(session)  # no transaction is held across the provider's round trip
     refund_ref = provider.refund(purchase.payment_ref or "", purchase.amount, f"refund-{purchase.idempotency_key}")
+    purchase = lock_purchase(session, purchase.id)  # the provider's webhook may have recorded it meanwhile
     apply_refund(session, purchase, actor=actor.name, reason=reason, refund_ref=refund_ref)
     return purchase
 

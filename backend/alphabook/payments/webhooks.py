@@ -57,7 +57,9 @@ def receive(session: Session, provider: PaymentProvider, raw: bytes, headers: Ma
 
 def _apply(session: Session, provider: PaymentProvider, event: PaymentEventData, row: PaymentEvent) -> Outcome:
     actor = f"provider:{provider.name}"
-    purchase = _find_purchase(session, event)
+    found = _find_purchase(session, event)
+    # Locked: a request deciding about the same purchase (a refund) decides before or after this event, not during.
+    purchase = purchases.lock_purchase(session, found.id) if found is not None else None
     row.purchase_id = purchase.id if purchase is not None else None
     if event.type in COMPLETED or event.type in FAILED:
         if purchase is None:

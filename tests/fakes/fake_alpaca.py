@@ -24,15 +24,15 @@ limit, stops trigger when the price reaches them (buy stops rising, sell stops f
 or limit orders, and IOC/FOK remainders are cancelled. No commission is charged.
 
 Failure knobs, matched by method and path prefix and used up in order: ``fail(path, failure)``,
-``fail(..., after_processing=True)`` (served, then the answer is lost) and ``stall(path, seconds)`` (served,
-answered late). ``requests`` logs method, path, query and JSON body; ``errors`` keeps the fake's own crashes.
+``fail(..., after_processing=True)`` (served, then the answer is lost), ``stall(path, seconds)`` (served,
+answered late) and ``hold(path)`` (served, answered once the event it returns is set). ``requests`` logs method,
+path, query and JSON body; ``errors`` keeps the fake's own crashes.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,7 +175,7 @@ class FakeAlpaca(FaultInjection):
             self.errors.append(error)
             status, answer = 500, {"code": 50010000, "message": f"fake error: {error!r}"}
         if fault is not None:
-            time.sleep(fault.delay_s)
+            fault.stall()
             if fault.failure is not None:
                 return fault.failure.status, fault.failure.body, fault.failure.headers
         return status, answer, {}

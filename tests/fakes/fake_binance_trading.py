@@ -199,7 +199,7 @@ class FakeBinanceTrading(FakeBinance, FaultInjection):
             self.errors.append(error)
             status, answer = 500, {"code": -1000, "msg": f"fake error: {error!r}"}
         if fault is not None:
-            time.sleep(fault.delay_s)
+            fault.stall()
             if fault.failure is not None:
                 return fault.failure.status, fault.failure.body, fault.failure.headers
         return status, answer, {}

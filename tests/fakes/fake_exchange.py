@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,13 +49,19 @@ class Failure:
 @dataclass
 class Fault:
     """One injected failure: answer ``failure`` (before serving, or after when ``after_processing``), or only
-    stall ``delay_s`` seconds before an answer that was served."""
+    stall ``delay_s`` seconds (or until ``release`` is set) before an answer that was served."""
 
     failure: Failure | None
     method: str | None
     path: str
     after_processing: bool = False
     delay_s: float = 0.0
+    release: threading.Event | None = None
+
+    def stall(self) -> None:
+        time.sleep(self.delay_s)
+        if self.release is not None:
+            self.release.wait(60)
 
 
 class FaultInjection:
@@ -74,6 +81,14 @@ class FaultInjection:
         """Serve the next ``times`` requests to ``path`` but answer only after ``seconds``."""
         with self._faults_lock:
             self.faults.extend(Fault(None, method, path, True, seconds) for _ in range(times))
+
+    def hold(self, path: str, *, method: str | None = None) -> threading.Event:
+        """Serve the next request to ``path`` but answer only once the returned event is set (a venue slow to
+        answer for as long as a test needs)."""
+        release = threading.Event()
+        with self._faults_lock:
+            self.faults.append(Fault(None, method, path, True, 0.0, release))
+        return release
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._faults_lock:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,28 @@ def test_connecting_binance_testnet_and_alpaca_paper_checks_the_keys_at_the_venu
     keys = load_credentials(cipher_for(settings), stored)
     assert (keys.api_key, keys.secret, dict(keys.options or {})) == (alpaca.key_id, alpaca.secret_key,
                                                                      {"base_url": alpaca.url})
+
+
+def test_a_venue_slow_to_check_the_keys_holds_up_no_other_writer(client: TestClient, database: Database,
+                                                                   alpaca: FakeAlpaca) -> None:
+    """While the venue takes its time over the keys, the trader's other writes go through: on SQLite a transaction
+    held across the check would keep the one write lock, and every writer of the installation would wait for it."""
+    _, me = trader(database)
+    release = alpaca.hold("/v2/account")
+    with ThreadPoolExecutor(1) as background:
+        try:
+            opening = background.submit(client.post, "/api/accounts/live", headers=me, json=alpaca_body(alpaca))
+            deadline = time.monotonic() + 30
+            while not alpaca.requests and not opening.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert alpaca.requests and not opening.done(), "the keys never reached the venue"
+            paper = ok(client.post("/api/accounts", headers=me, json={"name": "Practice"}), 201)
+            written_while_checking = not opening.done()
+        finally:
+            release.set()
+        live = ok(opening.result(), 201)
+    assert written_while_checking
+    assert (paper["kind"], live["kind"], live["broker"]) == ("paper", "live", "alpaca")
 
 
 def test_wrong_keys_are_refused_and_nothing_is_stored(client: TestClient, database: Database,

@@ -39,7 +39,7 @@ from alphabook.accounts.models import User
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.db import Base, Database
+from alphabook.core.db import Base, Database, end_transaction
 from alphabook.core.errors import Conflict, Forbidden, InvalidInput, RejectedError, TemporaryError
 from alphabook.core.money import Money, normalize_currency
 from alphabook.trading import locking
@@ -364,6 +364,7 @@ def open_live_account(session: Session, user: User, *, name: str, venue: str, sa
     secrets = _checked_secrets(secrets, custom_endpoints)
     account_currency = _live_currency(broker, secrets, currency)
     if registry is not None:
+        end_transaction(session)  # the venue's round trip holds no transaction (on SQLite: every writer's lock)
         verify_keys(registry, broker, venue, sandbox=sandbox, secrets=secrets)
     _check_room(session, user)
     now = utcnow()
@@ -407,6 +408,7 @@ def connect_broker(session: Session, user: User, account: TradingAccount, *, sec
         secrets = replace(secrets, options=load_credentials(cipher, current).options)
     secrets = _checked_secrets(secrets, custom_endpoints)
     if registry is not None:
+        end_transaction(session)  # as open_live_account; the account is read again under its lock below
         verify_keys(registry, account.broker, venue, sandbox=sandbox, secrets=secrets)
     account = locking.lock_account(session, account.id)
     credential = store_credentials(session, cipher, account, venue=venue, sandbox=sandbox, secrets=secrets,

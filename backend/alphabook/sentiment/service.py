@@ -1,10 +1,10 @@
 """The sentiment verbs: refresh the news from the configured feeds and recompute the Fear & Greed index.
 
-This module is the only writer of the news tables. A refresh fetches every feed first (:mod:`.fetch`, outside
-any transaction, since feeds can be slow), then in one transaction records each feed's answer, stores the
-de-duplicated stories with their score and symbols (:mod:`alphabook.research.sentiment` computes them), and
-stores a Fear & Greed snapshot from the market data (any ``DataSource``: the bundled offline samples by default)
-and the sentiment of the market's base asset.
+This module is the only writer of the news tables. A refresh fetches every feed, parses and scores the
+de-duplicated stories first (:mod:`.fetch`, :mod:`alphabook.research.sentiment`; outside any transaction, since
+feeds can be slow and FinBERT takes seconds), then in one transaction records each feed's answer, stores the
+stories with their score and symbols, and stores a Fear & Greed snapshot from the market data (any
+``DataSource``: the bundled offline samples by default) and the sentiment of the market's base asset.
 
 A story seen again (same GUID, link or normalised title) is one row: it is rewritten and rescored only when the
 feed's version is newer than the stored one. Two refreshes racing on one new story meet the unique GUID: the
@@ -110,15 +110,18 @@ def refresh(database: Database, settings: Settings, feeds: Sequence[str] | None 
         fetched = [fetch_feed(address, client, etag=known[address].etag if address in known else None,
                               last_modified=known[address].last_modified if address in known else None)
                    for address in addresses]
+    parsed = [_parse(answer) for answer in fetched]
     choice = _scorer(settings.sentiment_finbert_path)
+    stories = dedupe(item for each in parsed for item in each.items)
+    scores = choice.scorer.score([story.text for story in stories])  # FinBERT may take seconds: no transaction yet
     report = RefreshReport(scorer=choice.scorer.name, finbert=choice.finbert)
-    with database.session() as session:
-        items: list[tuple[FeedItem, int]] = []
-        for answer in fetched:
-            outcome, feed_id, parsed = _record_feed(session, answer)
+    with database.session() as session:  # the feeds' validators commit with their stories, or neither does
+        feed_of: dict[int, int] = {}
+        for each in parsed:
+            outcome, feed_id = _record_feed(session, each)
             report.feeds.append(outcome)
-            items.extend((item, feed_id) for item in parsed)
-        _store(session, items, choice, watchlist, report)
+            feed_of.update((id(item), feed_id) for item in each.items)
+        _store(session, stories, scores, feed_of, choice, watchlist, report)
         try:
             report.fear_greed = update_fear_greed(session, settings, market_source(settings))
         except AlphabookError as error:
@@ -149,25 +152,40 @@ def _scorer(finbert_path: Path | None) -> ScorerChoice:
     return choose_scorer(finbert_path)
 
 
-def _record_feed(session: Session, answer: Fetched) -> tuple[FeedOutcome, int, list[FeedItem]]:
-    """Note what the feed answered (its validators for the next conditional GET) and parse its items."""
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One feed's answer, parsed before any transaction begins."""
+
+    answer: Fetched
+    title: str | None  # the document's, when it was one
+    items: list[FeedItem]
+    status: str
+    failed: bool
+
+
+def _parse(answer: Fetched) -> _Parsed:
+    if answer.content is None:
+        return _Parsed(answer, None, [], answer.status, answer.error)
+    try:
+        document = parse_feed(answer.content, address=answer.address)
+    except InvalidInput as error:
+        return _Parsed(answer, None, [], f"not a feed: {error.detail}", True)
+    return _Parsed(answer, document.title[:500], document.items, f"{answer.status}, {len(document.items)} items",
+                   answer.error)
+
+
+def _record_feed(session: Session, parsed: _Parsed) -> tuple[FeedOutcome, int]:
+    """Note what the feed answered (its validators for the next conditional GET)."""
+    answer = parsed.answer
     feed = _feed_row(session, answer.address)
     feed.fetched_at = utcnow()
-    parsed: list[FeedItem] = []
-    status, failed = answer.status, answer.error
-    if answer.content is not None:
-        try:
-            document = parse_feed(answer.content, address=answer.address)
-        except InvalidInput as error:
-            status, failed = f"not a feed: {error.detail}", True
-        else:
-            feed.title, parsed = document.title[:500], document.items
-            status = f"{answer.status}, {len(parsed)} items"
+    if parsed.title is not None:
+        feed.title = parsed.title
     if not answer.error:
         feed.etag, feed.last_modified = answer.etag, answer.last_modified
-    feed.status = status[:500]
+    feed.status = parsed.status[:500]
     session.flush()
-    return FeedOutcome(answer.address, feed.status, len(parsed), failed), feed.id, parsed
+    return FeedOutcome(answer.address, feed.status, len(parsed.items), parsed.failed), feed.id
 
 
 def _feed_row(session: Session, url: str) -> NewsFeed:
@@ -184,11 +202,9 @@ def _feed_row(session: Session, url: str) -> NewsFeed:
         return session.scalars(query).one()
 
 
-def _store(session: Session, items: list[tuple[FeedItem, int]], choice: ScorerChoice, watchlist: Watchlist,
-           report: RefreshReport) -> None:
-    feed_of = {id(item): feed_id for item, feed_id in items}
-    stories = dedupe(item for item, _ in items)
-    scores = choice.scorer.score([story.text for story in stories])
+def _store(session: Session, stories: list[FeedItem], scores: Sequence[Score], feed_of: dict[int, int],
+           choice: ScorerChoice, watchlist: Watchlist, report: RefreshReport) -> None:
+    """Store ``stories`` (de-duplicated, scored) in ``feed_of`` their feed (by the item's ``id()``)."""
     now = utcnow()
     for story, score in zip(stories, scores, strict=True):
         stored = _existing(session, story)

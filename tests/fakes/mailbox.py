@@ -80,6 +80,8 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.posts: list[Post] = []
         self.replies: list[int] = []  # status codes to answer with, first to last; 204 once they are used up
+        self.answering = threading.Event()  # cleared: a POST is kept, and answered once it is set again
+        self.answering.set()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -87,6 +89,7 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 receiver.posts.append(Post(self.path, {name.lower(): value for name, value in self.headers.items()},
                                            body))
+                receiver.answering.wait(60)
                 self.send_response(receiver.replies.pop(0) if receiver.replies else 204)
                 self.send_header("content-length", "0")
                 self.end_headers()

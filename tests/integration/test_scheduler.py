@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -378,6 +379,37 @@ def test_the_owner_hears_how_a_run_ended_by_email_and_signed_webhook(database: D
     sent = json.loads(body)
     assert sent["type"] == "run.failed" and sent["run"]["failed_cell"] == 2 and sent["job"]["id"] == job_id
     assert "notification: e-mail sent to quant@example.org" in run.log and "answered 204" in run.log
+
+
+def test_a_slow_webhook_target_holds_up_no_other_writer(database: Database, world: tuple[Settings, User]) -> None:
+    """The run is recorded before its owner is told, so while their webhook takes its time the installation's
+    other writes go through (on SQLite a transaction held meanwhile would keep the one write lock)."""
+    settings, owner = world
+    with WebhookReceiver() as web:
+        _notebook(settings.home / "users" / owner.name / "broken.ipynb", "x = 0", "1 / x")
+        job_id = _job(database, settings, owner, notebook="broken.ipynb", cron="0 0 1 1 *",
+                      notify={"on": ["failure"], "webhook": f"{web.url}/slow"})
+        with database.session() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(kernel="python3"))
+            run_id = jobs.run_now(session, session.get(User, owner.id), session.get_one(Job, job_id)).id  # type: ignore[arg-type]
+        web.answering.clear()
+        try:
+            with ThreadPoolExecutor(1) as background:
+                working = background.submit(Scheduler(settings, database).work_once)
+                deadline = time.monotonic() + 120
+                while not web.at("/slow") and not working.done() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert web.at("/slow") and not working.done(), "the notification never reached the webhook"
+                with database.session() as session:
+                    session.execute(update(Job).where(Job.id == job_id).values(name="renamed while it waits"))
+                written_while_waiting = not working.done()
+                web.answering.set()
+                working.result()
+        finally:
+            web.answering.set()
+    run = _run(database, run_id)
+    assert written_while_waiting and run.status == RunStatus.FAILED
+    assert run.log.endswith(f"--- notification: webhook {web.url}/slow answered 204\n")
 
 
 def test_a_bought_notebook_listing_runs_in_the_sandbox_kernel(database: Database, world: tuple[Settings, User],

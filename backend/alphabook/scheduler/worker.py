@@ -18,6 +18,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
@@ -123,9 +124,14 @@ class Scheduler:
                 return
             if outcome.status in RETRYABLE and queue.requeue(session, run, outcome.error or str(outcome.status)):
                 return  # not the end yet: the owner hears about the last attempt
-            for line in notify.send(run.job, run, self.settings):
-                run.log += f"--- notification: {line}\n"
             announce.run_ended(session, run.job, run, self.settings)
+            job = run.job
+        # After the commit: an SMTP server or a webhook may take seconds, and a transaction held meanwhile would keep
+        # (on SQLite) every other writer of the installation waiting.
+        said = "".join(f"--- notification: {line}\n" for line in notify.send(job, run, self.settings))
+        if said:
+            with self.database.session() as session:
+                session.execute(update(Run).where(Run.id == run_id).values(log=Run.log + said))
 
     # --- embedded mode --------------------------------------------------------------------------------------
     def serve(self, stop: threading.Event) -> None:

@@ -204,7 +204,7 @@ def _feed_row(session: Session, url: str) -> NewsFeed:
 
 def _store(session: Session, stories: list[FeedItem], scores: Sequence[Score], feed_of: dict[int, int],
            choice: ScorerChoice, watchlist: Watchlist, report: RefreshReport) -> None:
-    """Store ``stories`` (de-duplicated, scored) in ``feed_of`` their feed (by the item's ``id()``)."""
+    """Store the de-duplicated, scored ``stories``; ``feed_of`` maps each item's ``id()`` to its feed's row."""
     now = utcnow()
     for story, score in zip(stories, scores, strict=True):
         stored = _existing(session, story)

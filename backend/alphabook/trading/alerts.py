@@ -55,6 +55,9 @@ __all__ = ["MAX_BODY_BYTES", "AlertOrder", "Delivery", "Outcome", "client_addres
 
 MAX_BODY_BYTES = 16_384
 QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "JPY", "BTC", "ETH", "BNB")
+#: The alerts table, for the two statements every alert makes (claim its key, link its order): Core statements on
+#: the session's transaction, without the ORM's bulk machinery, which added work for an id in and an id out.
+ALERTS = cast(Table, Alert.__table__)
 ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP,
                "stop_limit": OrderType.STOP_LIMIT, "stop-limit": OrderType.STOP_LIMIT,
                "stoplimit": OrderType.STOP_LIMIT}
@@ -182,8 +185,7 @@ def receive(session: Session, settings: Settings, hook_id: str, delivery: Delive
         _audit_refusal(session, hook, alert, refusal)
         announce.alert_refused(session, account, hook, alert, intent, refusal)
         return Outcome(AlertDecision.REFUSED, alert.id, refusal=refusal)
-    session.execute(update(Alert).where(Alert.id == alert_id).values(order_id=order.id)
-                    .execution_options(synchronize_session=False))
+    session.connection().execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(order_id=order.id))
     return Outcome(AlertDecision.ACCEPTED, alert_id, order=order)
 
 
@@ -338,12 +340,11 @@ def _claim(session: Session, hook: Hook, key: str, now: datetime, address: str |
     """Record the delivery as the accepted alert holding ``key``; its id, or None when an accepted alert holds the
     key already. ``INSERT … ON CONFLICT DO NOTHING`` needs no savepoint: on PostgreSQL an insert meeting a
     simultaneous delivery's uncommitted key waits for that transaction, then finds the key taken or free."""
-    connection = session.connection()  # a Core statement on the session's transaction: no ORM bulk machinery
+    connection = session.connection()
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    table = cast(Table, Alert.__table__)
-    statement = (insert(table).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
+    statement = (insert(ALERTS).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
                                       decision=AlertDecision.ACCEPTED.value, reason=None, order_id=None)
-                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(table.c.id))
+                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(ALERTS.c.id))
     alert_id: int | None = connection.scalar(statement)
     return alert_id
 

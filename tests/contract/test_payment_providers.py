@@ -279,6 +279,22 @@ def test_a_counterparty_outage_is_a_temporary_error_and_the_same_call_later_succ
     OPERATIONS[operation](remote.provider, event.payment_ref)  # the outage is over: the same call goes through
 
 
+def test_a_checkout_whose_key_is_still_in_flight_at_stripe_is_asked_again_later() -> None:
+    """A double click while Stripe is still making the first checkout: Stripe answers 409 for the key in progress,
+    the library retries, and if that outlasts its retries the click is to be tried again, not a refusal (a refusal
+    fails the purchase)."""
+    with FakeStripe("sk_test_alphabook_contract") as fake:
+        provider = StripeProvider(fake.api_key, WEBHOOK_SECRET, fake.url)
+        fake.fail_next(3, status=409, kind="idempotency_error")  # the first try and the library's two retries
+        with pytest.raises(TemporaryError, match="in-progress"):
+            provider.create_checkout(checkout_request())
+        assert [request.path for request in fake.requests] == ["/v1/checkout/sessions"] * 3
+        checkout = provider.create_checkout(checkout_request())
+        assert checkout.ref in fake.sessions
+        fake.fail_next(1, status=409, kind="idempotency_error")  # once: the library's retry gets the answer
+        assert provider.create_checkout(checkout_request()) == checkout and len(fake.sessions) == 1
+
+
 def test_a_payout_during_an_outage_is_a_temporary_error_and_pays_once_when_retried(remote: Case) -> None:
     assert remote.outage is not None
     account, _ = remote.provider.create_payout_account(42, "seller@example.com")

@@ -294,6 +294,7 @@ class FakeStripe:
         self._idempotency: dict[str, _Saved] = {}
         self._failures_left = 0
         self._failure_status = 500
+        self._failure_kind = "api_error"
         self.answering = threading.Event()
         self.answering.set()
         self.held = 0
@@ -333,10 +334,12 @@ class FakeStripe:
         api_key = options.pop("api_key", self.api_key)
         return stripe.StripeClient(api_key, base_addresses={"api": self.url}, **options)
 
-    def fail_next(self, count: int = 1, *, status: int = 500) -> None:
-        """Answer the next ``count`` API requests with Stripe's ``api_error`` (nothing executes or is saved)."""
+    def fail_next(self, count: int = 1, *, status: int = 500, kind: str = "api_error") -> None:
+        """Answer the next ``count`` API requests with Stripe's error ``kind`` (nothing executes or is saved):
+        ``api_error``, or ``idempotency_error`` with status 409, Stripe's answer while a request with the same key
+        is still in progress."""
         with self._lock:
-            self._failures_left, self._failure_status = count, status
+            self._failures_left, self._failure_status, self._failure_kind = count, status, kind
 
     # --- HTTP dispatch -------------------------------------------------------------------------------------
 
@@ -375,7 +378,11 @@ class FakeStripe:
             self.requests.append(Request(method, url.path, params, key))
             if self._failures_left > 0:
                 self._failures_left -= 1
-                body_ = {"error": {"type": "api_error", "message": "An unknown error occurred"}}
+                body_ = {"error": {"type": self._failure_kind, "message": "An unknown error occurred" if
+                                   self._failure_kind == "api_error" else "There is currently another in-progress "
+                                   "request using this Idempotent Key (that probably means you submitted twice, and "
+                                   "the other request is still going through): Idempotency-Key. Please try again "
+                                   "later."}}
                 return Answer(self._failure_status, body_)
             try:
                 self._authenticate(headers.get("Authorization"))

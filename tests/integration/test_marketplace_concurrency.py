@@ -6,6 +6,7 @@ together by a barrier, doing what the marketplace promises is safe to do at the 
 * One buyer starts the same purchase from eight threads: one purchase, one checkout, one audit entry, and every
   thread is answered with that purchase. Then the provider delivers its completed event eight times at once:
   one ledger transaction, one processed event row, and seven "duplicate" answers.
+* A creator connects a payout account from eight threads: one account, and every thread is answered with it.
 * A creator asks for a payout from eight threads: one payout of the whole balance is queued, seven are told one is
   on its way, and the balance is moved once.
 
@@ -196,6 +197,25 @@ def test_one_buyer_starts_one_purchase_from_eight_threads(database: Database, th
         completed = session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "purchase.completed",
                                                                      AuditEntry.subject == f"purchase:{purchase_id}"))
         assert len(completed.all()) == 1
+
+
+def test_a_creator_connects_one_payout_account_from_eight_threads(database: Database, threads_db: Database,
+                                                                  provider: LocalProvider) -> None:
+    tag = uuid.uuid4().hex[:8]
+    with database.session() as session:
+        creator_id = service.ensure_user(session, f"cc-connect-{tag}", roles=["user", "creator"]).id
+
+    def connect(i: int, barrier: threading.Barrier) -> str:
+        barrier.wait()
+        with threads_db.session() as session:
+            user = session.get(User, creator_id)
+            assert user is not None
+            return payouts.connect_account(session, provider, user)[0].account_ref
+
+    answers = all_at_once(STARTERS, connect)
+    with database.session() as session:
+        account = payouts.payout_account(session, creator_id)
+        assert account is not None and answers == [account.account_ref] * STARTERS
 
 
 def test_a_creator_asks_for_one_payout_from_eight_threads(database: Database, threads_db: Database,

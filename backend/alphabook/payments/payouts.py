@@ -14,6 +14,7 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alphabook.accounts.models import User
@@ -42,8 +43,15 @@ def connect_account(session: Session, provider: PaymentProvider, user: User) -> 
     ref, onboarding = provider.create_payout_account(user.id, user.email)  # idempotent per user at the provider
     account = lock_row(session, PayoutAccount, user.id)
     if account is None:
-        account = PayoutAccount(user_id=user.id, provider=provider.name, account_ref=ref, created_at=utcnow())
-        session.add(account)
+        try:
+            with session.begin_nested():
+                account = PayoutAccount(user_id=user.id, provider=provider.name, account_ref=ref,
+                                        created_at=utcnow())
+                session.add(account)
+        except IntegrityError:  # a simultaneous request (a double click) stored it first: the same provider account
+            account = lock_row(session, PayoutAccount, user.id)
+            assert account is not None
+            return account, onboarding
     else:
         account.provider, account.account_ref = provider.name, ref
     audit.record(session, actor=user.name, action="payout.account_connected", subject=f"user:{user.id}",

@@ -7,7 +7,8 @@ UPDATE``: not ``FOR UPDATE``, which also waits for the ``KEY SHARE`` locks that 
 the locked one takes (an alert naming its hook, an order its account), and so deadlocked two alerts of one hook,
 each holding the other's way in. SQLite takes the whole database's write lock at ``BEGIN IMMEDIATE`` (see
 :mod:`alphabook.core.db`), which serialises writers anyway, so the same calls are plain reads there. Each function
-re-reads the row (``populate_existing``), so what the caller sees is what it locked.
+re-reads the row (``populate_existing``), so what the caller sees is what it locked; single rows through
+:func:`alphabook.core.db.lock_row`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alphabook.core.db import lock_row
 from alphabook.core.errors import NotFound
 from alphabook.trading.models import Hook, Order, OutboxMessage, TradingAccount
 
@@ -49,15 +51,11 @@ def lock_account(session: Session, account_id: int) -> TradingAccount:
 
 
 def lock_hook(session: Session, hook_id: str) -> Hook | None:
-    query = (select(Hook).where(Hook.id == hook_id).with_for_update(key_share=True)
-             .execution_options(populate_existing=True))
-    return session.scalar(query)
+    return lock_row(session, Hook, hook_id)
 
 
 def lock_order(session: Session, order_id: int) -> Order:
-    query = (select(Order).where(Order.id == order_id).with_for_update(key_share=True)
-             .execution_options(populate_existing=True))
-    order = session.scalar(query)
+    order = lock_row(session, Order, order_id)
     if order is None:
         raise NotFound(f"There is no order {order_id}.")
     return order
@@ -69,9 +67,7 @@ def lock_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Order]:
 
 
 def lock_outbox(session: Session, message_id: int) -> OutboxMessage | None:
-    query = (select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(key_share=True)
-             .execution_options(populate_existing=True))
-    return session.scalar(query)
+    return lock_row(session, OutboxMessage, message_id)
 
 
 def lock_outboxes(session: Session, message_ids: Iterable[int]) -> dict[int, OutboxMessage]:

@@ -33,6 +33,7 @@ from alphabook.accounts.models import Role, User
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
+from alphabook.core.db import lock_row
 from alphabook.core.errors import ConfigurationError, Forbidden, InvalidInput
 from alphabook.core.money import Money
 from alphabook.payments import ledger, payouts
@@ -114,8 +115,7 @@ def renew_due(session: Session, settings: Settings, payments: PaymentProvider, *
                           .order_by(Subscription.id))
     charged = []
     for subscription_id in list(due):
-        subscription = session.scalar(select(Subscription).where(Subscription.id == subscription_id)
-                                      .with_for_update().execution_options(populate_existing=True))
+        subscription = lock_row(session, Subscription, subscription_id)
         if subscription is None or subscription.paid_until is None or subscription.paid_until > now:
             continue  # renewed meanwhile by another run
         provider = session.get(SignalProvider, subscription.provider_id)

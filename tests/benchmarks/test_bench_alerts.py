@@ -3,7 +3,9 @@
 The API runs as ``alphabook api`` (uvicorn, in its own process, with its own dispatcher thread as ``make run`` has
 it) on PostgreSQL when ``ALPHABOOK_TEST_DATABASE_URL`` is set, else on the embedded SQLite file. A separate load
 process (this file run as a script) sends Standard Webhooks-signed market orders for a paper account over
-``CLIENTS`` keep-alive connections (asyncio, one alert in flight on each). Figures:
+``CLIENTS`` keep-alive connections (asyncio, one alert in flight on each). The server decides alerts in batches
+(``alphabook.trading.intake``), so each answer waits for its batch: with 16 connections the server sat idle a third
+of the time, waiting for alerts; 64 keep it busy, as TradingView's many senders would. Figures:
 
 * throughput: alerts answered per second, and alerts filled per second (receipt of the first to the last fill);
 * latency from receipt to fill: each alert's ``received_at`` to its fill's time at the paper venue (both the
@@ -52,7 +54,7 @@ FLOOR_ALERTS = 10_000  # the anchor answers thousands per second: enough of them
 STORM_ALERTS = 1_000
 PACED_ALERTS = 1_000
 PACES = (50, 100, 150)  # alerts/s: receipt to fill as the pace nears what the machine can keep up with
-CLIENTS = 16  # connections, each with one alert in flight
+CLIENTS = 64  # connections, each with one alert in flight: enough to keep the server busy (see _load)
 WORKERS = 2 if os.environ.get("ALPHABOOK_TEST_DATABASE_URL") else 1  # PostgreSQL: one per core
 ROWS: list[tuple[str, str, str]] = []
 ANSWERED: dict[str, float] = {}  # alerts answered per second, by run, for the share of the floor
@@ -263,8 +265,9 @@ def serving(command: list[str], port: int, environment: dict[str, str]) -> Itera
 
 
 @pytest.fixture(scope="module")
-def server(database: Database, home: Path) -> Iterator[Server]:
-    """``alphabook api`` as JupyterHub starts it (no prefix), with its dispatcher thread."""
+def server(database: Database, home: Path, hook: tuple[str, str, int]) -> Iterator[Server]:
+    """``alphabook api`` as JupyterHub starts it (no prefix), with its dispatcher thread, warmed up by 200 alerts
+    (its pools' connections, its threads and PostgreSQL's prepared statements), whichever test runs first."""
     port = free_port()
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("JUPYTERHUB_",
                                                                                               "ALPHABOOK_"))}
@@ -272,6 +275,8 @@ def server(database: Database, home: Path) -> Iterator[Server]:
                        ALPHABOOK_API_WORKERS=str(WORKERS), ALPHABOOK_LOG_LEVEL="WARNING",
                        ALPHABOOK_TRADING_DISPATCHER_IN_API="true")
     with serving([str(Path(sys.executable).parent / "alphabook"), "api"], port, environment) as running:
+        run_load(running, hook, 200, 1, "warmup")
+        wait_for_fills(database, "warmup", 200)
         yield running
 
 
@@ -357,8 +362,6 @@ def percentile(values: list[float], share: int) -> float:
 
 
 def test_alert_throughput_and_latency(database: Database, server: Server, hook: tuple[str, str, int]) -> None:
-    run_load(server, hook, 200, 1, "warmup")
-    wait_for_fills(database, "warmup", 200)
     before = cpu_seconds(server)
     outcome = run_load(server, hook, ALERTS, 1, "steady")
     rows = wait_for_fills(database, "steady", ALERTS)

@@ -42,6 +42,7 @@ from alphabook.core.db import Database
 from alphabook.core.errors import InvalidInput
 from alphabook.notifications.delivery import Courier
 from alphabook.payments.providers import build_provider
+from alphabook.trading.intake import Intake
 from alphabook.trading.outbox import Dispatcher
 
 # Requests are matched against the routers in this order: the webhook hook, the busiest path by far (a burst of
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, prefix: str | None = None) -
     app.state.payments = build_provider(settings)
     app.state.limiter = build_limiter(settings.redis_url)
     app.state.sandbox = AppSandbox(settings)
+    app.state.intake = Intake(app.state.database, settings)  # decides webhook alerts in batches (trading.intake)
     app.state.dispatcher = Dispatcher(app.state.database, settings) if settings.trading_dispatcher_in_api else None
     app.state.courier = Courier(app.state.database, settings) if settings.notifications_in_api else None
     problems.install(app)

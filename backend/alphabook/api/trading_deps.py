@@ -20,9 +20,10 @@ from alphabook.core.clock import utcnow
 from alphabook.core.errors import Conflict, NotFound
 from alphabook.trading import accounts
 from alphabook.trading.accounts import demo_token_digest
+from alphabook.trading.intake import Intake
 from alphabook.trading.models import AccountStatus, TradingAccount
 
-__all__ = ["DEMO_COOKIE", "AccountDep", "DemoDep", "WritableAccountDep", "demo_token_digest", "may_use"]
+__all__ = ["DEMO_COOKIE", "AccountDep", "DemoDep", "IntakeDep", "WritableAccountDep", "demo_token_digest", "may_use"]
 
 DEMO_COOKIE = "alphabook_demo"
 
@@ -61,3 +62,11 @@ def get_demo(request: Request, session: SessionDep) -> TradingAccount:
 AccountDep = Annotated[TradingAccount, Depends(get_account)]
 WritableAccountDep = Annotated[TradingAccount, Depends(get_writable_account)]
 DemoDep = Annotated[TradingAccount, Depends(get_demo)]
+
+
+async def get_intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]

@@ -7,10 +7,12 @@ the database itself (triggers added by the migration refuse UPDATE and DELETE), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy import BigInteger, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from alphabook.core.clock import utcnow
@@ -33,6 +35,26 @@ def record(session: Session, *, actor: str, action: str, subject: str, **data: A
     entry = AuditEntry(at=utcnow(), actor=actor, action=action, subject=subject, data=data)
     session.add(entry)
     return entry
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> None:
+    """Write several audit rows in ``session``'s transaction now, in one statement (a batch of alerts' orders):
+    the ORM would insert them one by one on SQLite, where it cannot match generated ids to rows otherwise."""
+    if entries:
+        now = utcnow()
+        session.connection().execute(insert(AuditEntry), [
+            {"at": now, "actor": entry.actor, "action": entry.action, "subject": entry.subject, "data": entry.data}
+            for entry in entries])
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An audit row for :func:`record_many`."""
+
+    actor: str
+    action: str
+    subject: str
+    data: dict[str, Any]
 
 
 def entries(

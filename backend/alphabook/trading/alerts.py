@@ -1,6 +1,8 @@
 """Receiving alerts: authenticate, parse, place each one exactly once, and keep a record of every decision.
 
-:func:`receive` takes one delivery to ``POST /api/hooks/{id}`` and answers with a decision, in this order:
+:func:`receive` takes one delivery to ``POST /api/hooks/{id}`` and answers with a decision, in this order
+(:func:`receive_many` decides a batch of them, each as it would be decided alone: see
+:mod:`alphabook.trading.intake`, which batches a process's alerts):
 
 1. **Source address.** With an allow-list on the hook, the sender's address must be in it. The address is the
    TCP peer's, unless the peer is one of ``trusted_proxies``: then ``X-Forwarded-For`` is read from the right,
@@ -16,7 +18,7 @@
    dedupe_key)`` is unique. Of several simultaneous deliveries one inserts it and writes the order; the others'
    ``INSERT … ON CONFLICT DO NOTHING`` inserts nothing (on PostgreSQL after waiting for the first to commit), and
    they are recorded as duplicates of it.
-5. **Risk checks and the order**, by :func:`alphabook.trading.orders.submit`, in the same transaction.
+5. **Risk checks and the order**, by :func:`alphabook.trading.orders.submit_many`, in the same transaction.
 
 Every delivery to an existing hook leaves an Alert row (the body without its secret) and, unless accepted (the
 order's own audit entry records that), an audit entry; refusals are returned, not raised, so that the caller
@@ -36,28 +38,32 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alphabook.core import audit, webhook_signatures
 from alphabook.core.clock import utcnow
 from alphabook.core.config import Settings
-from alphabook.core.errors import AlphabookError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from alphabook.core.errors import AlphabookError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from alphabook.notifications import announce
 from alphabook.trading import orders
 from alphabook.trading.brokers.base import OrderType, Side, TimeInForce
 from alphabook.trading.credentials import cipher_for
 from alphabook.trading.models import Alert, AlertDecision, Hook, HookFormat, Order, OrderSource, TradingAccount
-from alphabook.trading.risk import RiskRefused
 
-__all__ = ["MAX_BODY_BYTES", "AlertOrder", "Delivery", "Outcome", "client_address", "receive", "symbol_of"]
+__all__ = ["MAX_BODY_BYTES", "AlertOrder", "Delivery", "Outcome", "client_address", "receive", "receive_many",
+           "symbol_of"]
 
 MAX_BODY_BYTES = 16_384
 QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "JPY", "BTC", "ETH", "BNB")
-#: The alerts table, for the two statements every alert makes (claim its key, link its order): Core statements on
-#: the session's transaction, without the ORM's bulk machinery, which added work for an id in and an id out.
+#: The alerts table, for the two statements a batch of alerts makes (claim their keys, link their orders): Core
+#: statements on the session's transaction, one for the whole batch.
 ALERTS = cast(Table, Alert.__table__)
+_CLAIM = {name: insert(ALERTS).on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"])
+          .returning(ALERTS.c.id, ALERTS.c.hook_id, ALERTS.c.dedupe_key)
+          for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_LINK = update(ALERTS).where(ALERTS.c.id == bindparam("alert_id")).values(order_id=bindparam("order_id"))
 ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP,
                "stop_limit": OrderType.STOP_LIMIT, "stop-limit": OrderType.STOP_LIMIT,
                "stoplimit": OrderType.STOP_LIMIT}
@@ -145,12 +151,90 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
 
 def receive(session: Session, settings: Settings, hook_id: str, delivery: Delivery) -> Outcome:
     """Decide one delivery to hook ``hook_id`` in ``session``'s transaction (see the module's docstring)."""
-    found = session.execute(select(Hook, TradingAccount).join(TradingAccount, TradingAccount.id == Hook.account_id)
-                            .where(Hook.id == hook_id)).first()
-    if found is None:
-        raise NotFound(f"There is no hook {hook_id}; check the URL TradingView or your sender posts to.")
-    hook, account = found
+    outcome = receive_many(session, settings, [(hook_id, delivery)])[0]
+    if isinstance(outcome, NotFound):
+        raise outcome
+    return outcome
+
+
+def receive_many(session: Session, settings: Settings,
+                 deliveries: Sequence[tuple[str, Delivery]]) -> list[Outcome | NotFound]:
+    """Decide several deliveries in ``session``'s transaction, each as :func:`receive` would (an unknown hook's is a
+    NotFound), with a handful of statements for all of them: one read of their hooks and accounts, one claim of
+    their keys, one insert of their orders (:func:`alphabook.trading.orders.submit_many`), one link of alerts to
+    orders. Keys are claimed in a fixed order, so two processes' batches that share keys wait for each other
+    without deadlocking. A delivery whose key is taken (by an earlier alert, or by another in the same batch) is
+    decided after the batch's accepted ones hold their keys."""
+    found = {hook.id: (hook, account) for hook, account in session.execute(
+        select(Hook, TradingAccount).join(TradingAccount, TradingAccount.id == Hook.account_id)
+        .where(Hook.id.in_({hook_id for hook_id, _ in deliveries})))}
     now = utcnow()
+    outcomes: list[Outcome | NotFound | None] = [None] * len(deliveries)
+    candidates: list[_Candidate] = []
+    for index, (hook_id, delivery) in enumerate(deliveries):
+        if hook_id not in found:
+            outcomes[index] = NotFound(f"There is no hook {hook_id}; check the URL TradingView or your sender posts "
+                                       "to.")
+            continue
+        decided = _authenticated(settings, *found[hook_id], delivery, now, index)
+        if isinstance(decided, _Candidate):
+            candidates.append(decided)
+        else:
+            outcomes[index] = _refuse(session, found[hook_id][0], now, decided)
+    claimed = _claim(session, candidates, now)
+    accepted: list[tuple[_Candidate, int]] = []
+    taken: list[_Candidate] = []
+    for candidate in candidates:  # the first of a batch's deliveries with one key holds it; the rest are taken
+        alert_id = claimed.pop((candidate.hook.id, candidate.key), None)
+        if alert_id is None:
+            taken.append(candidate)
+        else:
+            accepted.append((candidate, alert_id))
+    placed = orders.submit_many(session, [orders.Wanted(candidate.account, candidate.intent, candidate.hook)
+                                          for candidate, _ in accepted], source=OrderSource.HOOK)
+    links = []
+    for (candidate, alert_id), result in zip(accepted, placed, strict=True):
+        if isinstance(result, Order):
+            links.append({"alert_id": alert_id, "order_id": result.id})
+            outcomes[candidate.index] = Outcome(AlertDecision.ACCEPTED, alert_id, order=result)
+        else:
+            outcomes[candidate.index] = _refused_order(session, candidate, alert_id, result)
+    if links:
+        session.connection().execute(_LINK, links)
+    for candidate in taken:  # an accepted alert holds the key: an earlier delivery, or one that committed meanwhile
+        earlier = _accepted(session, candidate.hook.id, candidate.key)
+        if earlier is None:  # it was refused meanwhile and gave its key back: decide this one afresh
+            outcomes[candidate.index] = receive_many(session, settings, [deliveries[candidate.index]])[0]
+        else:
+            outcomes[candidate.index] = _duplicate(session, candidate, now, earlier)
+    return cast(list[Outcome | NotFound], outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An authenticated delivery with a well-formed order: what is left is its key and the risk checks."""
+
+    index: int
+    hook: Hook
+    account: TradingAccount
+    key: str
+    intent: orders.OrderIntent
+    address: str | None
+    shown: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unauthorised:
+    """A delivery refused before its key is claimed: who sent it, what is stored of it, and why."""
+
+    address: str | None
+    shown: dict[str, Any]
+    refusal: AlphabookError
+
+
+def _authenticated(settings: Settings, hook: Hook, account: TradingAccount, delivery: Delivery, now: datetime,
+                   index: int) -> _Candidate | _Unauthorised:
+    """Steps 1 to 3 of the module's docstring: the candidate, or why the delivery is refused."""
     address = client_address(delivery.peer, delivery.headers.get("x-forwarded-for"),
                              settings.trusted_proxies.split(","))
     candidates = _secrets(settings, hook, now)
@@ -165,28 +249,12 @@ def receive(session: Session, settings: Settings, hook_id: str, delivery: Delive
                                   "(TradingView: \"timestamp\": \"{{timenow}}\").")
         fields = _fields(body)
     except AlphabookError as refusal:
-        return _refuse(session, hook, now, address, shown, refusal)
-    key = _dedupe_key(fields, webhook_id, body)
-    alert_id = _claim(session, hook, key, now, address, shown)
-    if alert_id is None:  # an accepted alert holds the key: an earlier delivery, or a simultaneous one that committed
-        earlier = _accepted(session, hook.id, key)
-        if earlier is None:  # it was refused meanwhile and gave its key back: decide this one afresh
-            return receive(session, settings, hook_id, delivery)
-        return _duplicate(session, hook, now, address, shown, earlier)
+        return _Unauthorised(address, shown, refusal)
     intent = orders.OrderIntent(symbol=symbol_of(fields.symbol), side=fields.side, type=fields.type,
                                 quantity=fields.quantity, limit_price=_limit_price(fields),
                                 stop_price=fields.stop_price, time_in_force=fields.time_in_force,
                                 client_order_id=fields.client_id, reference_price=fields.price)
-    try:
-        order = orders.submit(session, account, intent, source=OrderSource.HOOK, hook_id=hook.id)
-    except (RiskRefused, InvalidInput, Conflict, Forbidden) as refusal:
-        alert = session.get_one(Alert, alert_id)
-        alert.decision, alert.dedupe_key, alert.reason = AlertDecision.REFUSED.value, None, refusal.detail
-        _audit_refusal(session, hook, alert, refusal)
-        announce.alert_refused(session, account, hook, alert, intent, refusal)
-        return Outcome(AlertDecision.REFUSED, alert.id, refusal=refusal)
-    session.connection().execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(order_id=order.id))
-    return Outcome(AlertDecision.ACCEPTED, alert_id, order=order)
+    return _Candidate(index, hook, account, _dedupe_key(fields, webhook_id, body), intent, address, shown)
 
 
 # --- authentication ----------------------------------------------------------------------------------------
@@ -335,29 +403,31 @@ def _dedupe_key(fields: AlertOrder, webhook_id: str | None, body: Mapping[str, A
 # --- decisions ---------------------------------------------------------------------------------------------
 
 
-def _claim(session: Session, hook: Hook, key: str, now: datetime, address: str | None,
-           shown: dict[str, Any]) -> int | None:
-    """Record the delivery as the accepted alert holding ``key``; its id, or None when an accepted alert holds the
-    key already. ``INSERT … ON CONFLICT DO NOTHING`` needs no savepoint: on PostgreSQL an insert meeting a
-    simultaneous delivery's uncommitted key waits for that transaction, then finds the key taken or free."""
+def _claim(session: Session, candidates: Sequence[_Candidate], now: datetime) -> dict[tuple[str, str], int]:
+    """Record each candidate as the accepted alert holding its key, in one statement; the ids by (hook, key) of those
+    inserted. A key an accepted alert holds already, or a candidate before it in the batch, inserts nothing:
+    ``INSERT … ON CONFLICT DO NOTHING`` needs no savepoint, and on PostgreSQL an insert meeting a simultaneous
+    transaction's uncommitted key waits for it, then finds the key taken or free. Rows go in (hook, key) order."""
+    if not candidates:
+        return {}
+    rows = [{"hook_id": candidate.hook.id, "dedupe_key": candidate.key, "received_at": now,
+             "source_ip": candidate.address, "body": candidate.shown, "decision": AlertDecision.ACCEPTED.value,
+             "reason": None, "order_id": None}
+            for candidate in sorted(candidates, key=lambda candidate: (candidate.hook.id, candidate.key))]
     connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(ALERTS).values(hook_id=hook.id, dedupe_key=key, received_at=now, source_ip=address, body=shown,
-                                      decision=AlertDecision.ACCEPTED.value, reason=None, order_id=None)
-                 .on_conflict_do_nothing(index_elements=["hook_id", "dedupe_key"]).returning(ALERTS.c.id))
-    alert_id: int | None = connection.scalar(statement)
-    return alert_id
+    return {(hook_id, key): alert_id
+            for alert_id, hook_id, key in connection.execute(_CLAIM[connection.dialect.name], rows)}
 
 
 def _accepted(session: Session, hook_id: str, key: str) -> Alert | None:
     return session.scalar(select(Alert).where(Alert.hook_id == hook_id, Alert.dedupe_key == key))
 
 
-def _duplicate(session: Session, hook: Hook, now: datetime, address: str | None, shown: dict[str, Any],
-               earlier: Alert) -> Outcome:
-    alert = Alert(hook_id=hook.id, dedupe_key=None, received_at=now, source_ip=address, body=shown,
-                  decision=AlertDecision.DUPLICATE.value, reason=f"a repeat of alert {earlier.id}",
-                  order_id=earlier.order_id)
+def _duplicate(session: Session, candidate: _Candidate, now: datetime, earlier: Alert) -> Outcome:
+    hook = candidate.hook
+    alert = Alert(hook_id=hook.id, dedupe_key=None, received_at=now, source_ip=candidate.address,
+                  body=candidate.shown, decision=AlertDecision.DUPLICATE.value,
+                  reason=f"a repeat of alert {earlier.id}", order_id=earlier.order_id)
     session.add(alert)
     session.flush()
     audit.record(session, actor=f"hook:{hook.id}", action="alert.duplicate", subject=f"alert:{alert.id}",
@@ -366,13 +436,21 @@ def _duplicate(session: Session, hook: Hook, now: datetime, address: str | None,
     return Outcome(AlertDecision.DUPLICATE, alert.id, order=order, duplicate_of=earlier.id)
 
 
-def _refuse(session: Session, hook: Hook, now: datetime, address: str | None, shown: dict[str, Any],
-            refusal: AlphabookError) -> Outcome:
-    alert = Alert(hook_id=hook.id, dedupe_key=None, received_at=now, source_ip=address, body=shown,
-                  decision=AlertDecision.REFUSED.value, reason=refusal.detail, order_id=None)
+def _refuse(session: Session, hook: Hook, now: datetime, refused: _Unauthorised) -> Outcome:
+    alert = Alert(hook_id=hook.id, dedupe_key=None, received_at=now, source_ip=refused.address, body=refused.shown,
+                  decision=AlertDecision.REFUSED.value, reason=refused.refusal.detail, order_id=None)
     session.add(alert)
     session.flush()
-    _audit_refusal(session, hook, alert, refusal)
+    _audit_refusal(session, hook, alert, refused.refusal)
+    return Outcome(AlertDecision.REFUSED, alert.id, refusal=refused.refusal)
+
+
+def _refused_order(session: Session, candidate: _Candidate, alert_id: int, refusal: orders.Refusal) -> Outcome:
+    """The risk checks (or the order itself) said no: the claimed alert is refused and gives its key back."""
+    alert = session.get_one(Alert, alert_id)
+    alert.decision, alert.dedupe_key, alert.reason = AlertDecision.REFUSED.value, None, refusal.detail
+    _audit_refusal(session, candidate.hook, alert, refusal)
+    announce.alert_refused(session, candidate.account, candidate.hook, alert, candidate.intent, refusal)
     return Outcome(AlertDecision.REFUSED, alert.id, refusal=refusal)
 
 

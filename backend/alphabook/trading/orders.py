@@ -2,8 +2,9 @@
 
 An order is decided in the caller's transaction: :func:`submit` runs the risk checks, writes the ``Order``
 (state ``pending``) and its ``OutboxMessage("place")``, audits it and announces it (copy trading follows), and
-nothing is sent yet. The dispatcher (:mod:`alphabook.trading.outbox`) sends it after commit and hands each answer
-of the broker to :func:`record`, which is idempotent: the state only moves forward, the broker's ids are kept
+nothing is sent yet; :func:`submit_many` does the same for a batch of alerts' orders with one insert per table.
+The dispatcher (:mod:`alphabook.trading.outbox`) sends them after commit and hands each answer of the broker to
+:func:`record`, which is idempotent: the state only moves forward, the broker's ids are kept
 once, and each fill is inserted once thanks to the ``(order_id, fill_id)`` unique constraint, then announced.
 :func:`cancel` and :func:`replace` go through the outbox too, so they survive crashes the same way.
 
@@ -15,17 +16,20 @@ from __future__ import annotations
 
 import importlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from alphabook.core import audit
 from alphabook.core.clock import utcnow
-from alphabook.core.errors import Conflict, InvalidInput, NotFound
+from alphabook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from alphabook.trading import events, locking, risk
 from alphabook.trading.accounts import effective_status
 from alphabook.trading.brokers.base import BrokerOrder, Fill, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
@@ -46,13 +50,24 @@ from alphabook.trading.models import (
 # provider goes flat), so any process that writes orders must have loaded it, the dispatcher's too.
 importlib.import_module("alphabook.trading.copy")
 
-__all__ = ["ENQUEUED", "FINAL_STATES", "OrderIntent", "cancel", "new_client_order_id", "open_order", "open_orders",
-           "record", "replace", "request_of", "submit"]
+__all__ = ["ENQUEUED", "FINAL_STATES", "REFUSALS", "OrderIntent", "Refusal", "Wanted", "cancel", "new_client_order_id",
+           "open_order", "open_orders", "record", "replace", "request_of", "submit", "submit_many"]
 
 FINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED,
                           OrderState.FAILED})
 _RANK = {OrderState.PENDING: 0, OrderState.NEW: 1, OrderState.PARTIALLY_FILLED: 2}
 ENQUEUED = "alphabook.outbox_written"  # a ``Session.info`` key: this transaction wrote outbox messages
+#: What :func:`submit` may refuse an order with (RiskRefused and KillSwitchOn are Forbidden).
+REFUSALS = (InvalidInput, Conflict, Forbidden)
+Refusal = InvalidInput | Conflict | Forbidden
+_ORDERS = cast(Table, Order.__table__)
+_ORDER_COLUMNS = tuple(column.key for column in _ORDERS.columns if column.key != "id")
+#: Orders are inserted with Core, several in one statement; a client order id already taken inserts nothing.
+_INSERT_ORDERS = {
+    name: insert(_ORDERS).on_conflict_do_nothing(index_elements=["account_id", "client_order_id"])
+    .returning(_ORDERS.c.id, _ORDERS.c.account_id, _ORDERS.c.client_order_id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_INSERT_MESSAGES = cast(Table, OutboxMessage.__table__).insert()
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
@@ -73,6 +88,15 @@ class OrderIntent:
         return OrderRequest(client_order_id=client_order_id, symbol=self.symbol, side=Side(self.side),
                             type=OrderType(self.type), quantity=self.quantity, limit_price=self.limit_price,
                             stop_price=self.stop_price, time_in_force=TimeInForce(self.time_in_force))
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """An order to decide for ``account``, and the hook it came through (its limits and kill switch apply too)."""
+
+    account: TradingAccount
+    intent: OrderIntent
+    hook: Hook | None = None
 
 
 def new_client_order_id() -> str:
@@ -96,12 +120,54 @@ def submit(session: Session, account: TradingAccount, intent: OrderIntent | Orde
     written in the session, so commit it), InvalidInput (the order itself is malformed), Conflict (the account
     does not trade, or the client order id is taken). ``place=False`` writes no "place" message (a replacement
     travels inside the replaced order's message)."""
-    intent = _intent_of(intent)
-    source = OrderSource(source)
     hook = session.get(Hook, hook_id) if hook_id is not None else None
-    if risk.counts_orders(account, hook):  # limits that count orders or positions: check them one at a time
+    decided = _decide(session, Wanted(account, _intent_of(intent), hook), OrderSource(source),
+                      copied_from_id=copied_from_id, actor=actor, place=place)
+    written = _write(session, [decided])[0]
+    if isinstance(written, Conflict):
+        raise written
+    return written
+
+
+def submit_many(session: Session, wanted: Sequence[Wanted], *, source: OrderSource | str) -> list[Order | Refusal]:
+    """:func:`submit` for several orders in one transaction (a batch of alerts): each is an order or the refusal
+    :func:`submit` would have raised. Orders whose limits count other orders are checked and written one after
+    the other, under their account's lock; the rest, which depend on no other order, are written together: one
+    insert each of the orders, their outbox rows and their audit entries."""
+    results: list[Order | Refusal | None] = [None] * len(wanted)
+    together: list[tuple[int, _Decided]] = []
+    for index, item in enumerate(wanted):
+        try:
+            decided = _decide(session, item, OrderSource(source))
+        except REFUSALS as refusal:
+            results[index] = refusal
+            continue
+        if decided.counted:
+            results[index] = _write(session, [decided])[0]
+        else:
+            together.append((index, decided))
+    for (index, _), written in zip(together, _write(session, [decided for _, decided in together]), strict=True):
+        results[index] = written
+    return cast(list[Order | Refusal], results)
+
+
+@dataclass(slots=True)
+class _Decided:
+    """An order that passed its checks and is not written yet."""
+
+    order: Order
+    place: bool
+    actor: str
+    counted: bool  # checked against other orders under its account's lock: written before the next is checked
+
+
+def _decide(session: Session, wanted: Wanted, source: OrderSource, *, copied_from_id: int | None = None,
+            actor: str | None = None, place: bool = True) -> _Decided:
+    account, hook, intent = wanted.account, wanted.hook, wanted.intent
+    counted = risk.counts_orders(account, hook)
+    if counted:  # limits that count orders or positions: check them one at a time
         account = locking.lock_account(session, account.id)
-        hook = locking.lock_hook(session, hook_id) if hook_id is not None else None
+        hook = locking.lock_hook(session, hook.id) if hook is not None else None
     status = effective_status(account, utcnow())
     if status != AccountStatus.ACTIVE:
         raise Conflict(f"Account {account.id} is {status.replace('_', '-')}: it trades nothing.")
@@ -111,42 +177,63 @@ def submit(session: Session, account: TradingAccount, intent: OrderIntent | Orde
     risk.check(session, account, risk.Proposed(request.symbol, request.side, request.quantity, price), hook=hook,
                broker_is_live=is_live(session, account))
     now = utcnow()
+    hook_id = hook.id if hook is not None else None
     order = Order(account_id=account.id, client_order_id=client_order_id, source=source.value, hook_id=hook_id,
                   copied_from_id=copied_from_id, symbol=request.symbol, side=request.side.value,
                   type=request.type.value, time_in_force=request.time_in_force.value, quantity=request.quantity,
                   limit_price=request.limit_price, stop_price=request.stop_price, state=OrderState.PENDING.value,
                   broker_order_id=None, filled_quantity=Decimal(0), average_price=None, reason=None, created_at=now,
                   updated_at=now)
-    if intent.client_order_id is None:  # ours: 128 random bits, so no savepoint is spent on a collision
-        session.add(order)
-        session.flush()
-    else:
-        try:
-            with session.begin_nested():
-                session.add(order)
-                session.flush()
-        except IntegrityError as error:
-            raise Conflict(f"Client order id {client_order_id!r} is already used by another order of account "
-                           f"{account.id}; send a new one.") from error
-    if place:
-        _enqueue(session, order, "place", {}, now)
     who = actor or (f"hook:{hook_id}" if hook_id else f"copy:{copied_from_id}" if copied_from_id else "system")
-    audit.record(session, actor=who, action="order.submitted", subject=f"order:{order.id}", account_id=account.id,
-                 client_order_id=client_order_id, source=source.value, hook_id=hook_id, copied_from_id=copied_from_id,
-                 symbol=order.symbol, side=order.side, type=order.type, quantity=f"{order.quantity:f}",
-                 limit_price=_text(order.limit_price), stop_price=_text(order.stop_price),
-                 time_in_force=order.time_in_force)
-    events.announce_order(session, order)
-    return order
+    return _Decided(order, place, who, counted)
 
 
-def _enqueue(session: Session, order: Order, action: str, payload: dict[str, Any], now: Any) -> OutboxMessage:
-    message = OutboxMessage(order_id=order.id, action=action, payload=payload, status=OutboxStatus.PENDING.value,
-                            attempts=0, next_attempt_at=now, claimed_until=None, last_error=None, created_at=now,
-                            updated_at=now)
-    session.add(message)
+def _write(session: Session, decided: Sequence[_Decided]) -> list[Order | Conflict]:
+    """Insert the orders in one statement; an order whose client id its account already uses is not written and
+    becomes a Conflict (on PostgreSQL after waiting for a simultaneous writer of the same id to commit or not).
+    Each written order is then enqueued, audited and announced (copy trading follows it)."""
+    if not decided:
+        return []
+    session.flush()  # what the session holds first (e.g. the account these orders belong to)
+    connection = session.connection()
+    statement = _INSERT_ORDERS[connection.dialect.name]
+    rows = [{column: getattr(item.order, column) for column in _ORDER_COLUMNS} for item in decided]
+    ids = {(account_id, client_order_id): order_id
+           for order_id, account_id, client_order_id in connection.execute(statement, rows)}
+    written: list[Order | Conflict] = []
+    for item in decided:
+        order = item.order
+        order_id = ids.pop((order.account_id, order.client_order_id), None)
+        if order_id is None:
+            written.append(Conflict(f"Client order id {order.client_order_id!r} is already used by another order of "
+                                    f"account {order.account_id}; send a new one."))
+            continue
+        order.id = order_id
+        make_transient_to_detached(order)  # inserted above: the session holds it as if it had loaded it
+        session.add(order)
+        written.append(order)
+    placed = [(item, order) for item, order in zip(decided, written, strict=True) if isinstance(order, Order)]
+    _enqueue(session, [(order, "place", {}) for item, order in placed if item.place], decided[0].order.created_at)
+    audit.record_many(session, [audit.Entry(
+        item.actor, "order.submitted", f"order:{order.id}",
+        {"account_id": order.account_id, "client_order_id": order.client_order_id, "source": order.source,
+         "hook_id": order.hook_id, "copied_from_id": order.copied_from_id, "symbol": order.symbol, "side": order.side,
+         "type": order.type, "quantity": f"{order.quantity:f}", "limit_price": _text(order.limit_price),
+         "stop_price": _text(order.stop_price), "time_in_force": order.time_in_force}) for item, order in placed])
+    for _, order in placed:
+        events.announce_order(session, order)
+    return written
+
+
+def _enqueue(session: Session, messages: Sequence[tuple[Order, str, dict[str, Any]]], now: datetime) -> None:
+    """Write outbox messages (order, action, payload) now, in one statement."""
+    if not messages:
+        return
+    session.connection().execute(_INSERT_MESSAGES, [
+        {"order_id": order.id, "action": action, "payload": payload, "status": OutboxStatus.PENDING.value,
+         "attempts": 0, "next_attempt_at": now, "claimed_until": None, "last_error": None, "created_at": now,
+         "updated_at": now} for order, action, payload in messages])
     session.info[ENQUEUED] = True  # read after the commit: this process's dispatchers are woken (outbox.py)
-    return message
 
 
 def request_of(order: Order) -> OrderRequest:
@@ -257,7 +344,7 @@ def cancel(session: Session, order: Order, *, actor: str, reason: str | None = N
                      account_id=order.account_id, before_sending=True, reason=reason)
         return order
     if not any(m.action == "cancel" for m in messages):
-        _enqueue(session, order, "cancel", {"reason": reason} if reason else {}, now)
+        _enqueue(session, [(order, "cancel", {"reason": reason} if reason else {})], now)
         audit.record(session, actor=actor, action="order.cancel_requested", subject=f"order:{order.id}",
                      account_id=order.account_id, reason=reason)
     return order
@@ -282,7 +369,7 @@ def replace(session: Session, order: Order, *, actor: str, quantity: Decimal | N
     assert account is not None
     new = submit(session, account, intent, source=old.source, hook_id=old.hook_id, copied_from_id=old.copied_from_id,
                  actor=actor, place=False)
-    _enqueue(session, old, "replace", {"replacement_order_id": new.id}, utcnow())
+    _enqueue(session, [(old, "replace", {"replacement_order_id": new.id})], utcnow())
     audit.record(session, actor=actor, action="order.replace_requested", subject=f"order:{old.id}",
                  account_id=old.account_id, replacement_order_id=new.id)
     return new

@@ -14,13 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 
-from alphabook.api.deps import DatabaseDep, OptionalUser, SessionDep, SettingsDep
+from alphabook.api.deps import OptionalUser, SessionDep, SettingsDep
 from alphabook.api.problems import problem
-from alphabook.api.trading_deps import AccountDep, WritableAccountDep
-from alphabook.core.config import Settings
-from alphabook.core.db import Database
+from alphabook.api.trading_deps import AccountDep, IntakeDep, WritableAccountDep
 from alphabook.core.errors import TemporaryError
 from alphabook.trading import alerts, hooks, risk
 from alphabook.trading.accounts import actor_for
@@ -47,12 +44,12 @@ HOOKS = "/accounts/{account_id}/hooks"
              responses={401: {"description": "Not authenticated (forged, stale)"},
                         403: {"description": "Refused: address, risk limit or kill switch"},
                         422: {"description": "Not an order"}})
-async def receive_alert(hook_id: str, request: Request, database: DatabaseDep, settings: SettingsDep) -> Response:
+async def receive_alert(hook_id: str, request: Request, intake: IntakeDep) -> Response:
     """Where TradingView (or any signed sender) posts alerts; answers with the decision (the order is sent after)."""
     delivery = alerts.Delivery(body=await request.body(), headers=request.headers,
                                peer=request.client.host if request.client else None)
     try:
-        outcome = await run_in_threadpool(_receive, database, settings, hook_id, delivery)
+        outcome = await intake.decide(hook_id, delivery)
     except OperationalError as error:  # SQLite's write lock stayed taken past its busy timeout
         raise TemporaryError("The database is busy; nothing was recorded. Send the alert again.",
                              retry_after=1) from error
@@ -66,12 +63,6 @@ async def receive_alert(hook_id: str, request: Request, database: DatabaseDep, s
                               client_order_id=order.client_order_id if order else None,
                               state=order.state if order else None, duplicate_of=outcome.duplicate_of)
     return JSONResponse(answer.model_dump(mode="json"))  # the commit wakes the dispatcher (trading.outbox)
-
-
-def _receive(database: Database, settings: Settings, hook_id: str, delivery: alerts.Delivery) -> alerts.Outcome:
-    """The decision and its commit in one trip to the thread pool (a busy hook's answer waits for no other hop)."""
-    with database.session() as session:
-        return alerts.receive(session, settings, hook_id, delivery)
 
 
 def _url(request: Request, hook: Hook) -> str:

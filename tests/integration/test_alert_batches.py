@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -167,7 +168,8 @@ def test_one_alert_that_cannot_be_decided_does_not_fail_the_others(client: TestC
         return await asyncio.gather(*(intake.decide(hook_id, delivery) for hook_id, delivery in deliveries),
                                     return_exceptions=True)
 
-    outcomes = asyncio.run(all_at_once())
+    with ThreadPoolExecutor(1) as thread:  # an event loop of its own: one may be running in this thread already
+        outcomes = thread.submit(asyncio.run, all_at_once()).result()
     assert isinstance(outcomes[3], ConfigurationError)
     accepted = [outcome for number, outcome in enumerate(outcomes) if number != 3]
     assert all(isinstance(outcome, alerts.Outcome) and outcome.decision is AlertDecision.ACCEPTED

@@ -159,6 +159,10 @@ def test_unknown_hook_and_bad_bodies(client: TestClient, database: Database, tra
     _problem(reply, 422, "invalid-input", "action: Input should be 'buy' or 'sell'")
     reply = client.post(f"/api/hooks/{hook['id']}", content=tradingview_body(hook["secret"], contracts="-1"))
     _problem(reply, 422, "invalid-input", "quantity must be a positive")
+    # TradingView writes NaN for a placeholder whose value is na (e.g. {{plot_0}}): not JSON, but it is sent
+    reply = client.post(f"/api/hooks/{hook['id']}", content=tradingview_body(hook["secret"], price=float("nan")))
+    _problem(reply, 422, "invalid-input", "price: Input should be a finite number")
+    assert _alerts(client, trader, hook_id=hook["id"])[0]["body"]["price"] == "NaN"
 
 
 def test_replayed_and_duplicate_alerts_place_one_order(client: TestClient, database: Database,

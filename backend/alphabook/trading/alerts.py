@@ -345,7 +345,7 @@ def _parse(raw: bytes, candidates: list[str]) -> tuple[dict[str, Any] | None, di
     if len(raw) > MAX_BODY_BYTES:
         return None, {"unparsed": f"{len(raw)} bytes, more than {MAX_BODY_BYTES}"}
     try:
-        body = json.loads(raw, parse_float=Decimal)
+        body = json.loads(raw, parse_float=Decimal, parse_constant=Decimal)  # NaN too: stored, then refused as a number
     except (ValueError, UnicodeDecodeError):
         text = raw.decode("utf-8", "replace")[:2000]
         for secret in candidates:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from alphabook.core.config import Settings
 from alphabook.core.db import Database
 from alphabook.core.errors import ConfigurationError, Conflict, NotFound, Unauthenticated
 from alphabook.trading import alerts
-from alphabook.trading.intake import Intake
+from alphabook.trading.intake import IDLE_SECONDS, Intake
 from alphabook.trading.models import Alert, AlertDecision, Hook, Order, OutboxMessage
 from alphabook.trading.risk import KillSwitchOn, RiskRefused
 from tests.integration.hook_support import Trader, api, create_hook, make_trader, settings_for, signed_headers
@@ -177,3 +179,23 @@ def test_one_alert_that_cannot_be_decided_does_not_fail_the_others(client: TestC
     with database.session() as session:
         assert session.scalar(select(func.count(Order.id)).where(Order.hook_id == good["id"])) == 7
         assert session.scalar(select(func.count(Alert.id)).where(Alert.hook_id == broken["id"])) == 0
+
+
+def _intake_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "alphabook-intake"]
+
+
+def test_the_intake_thread_ends_when_idle_and_starts_again_with_the_next_alert(
+        client: TestClient, database: Database, settings: Settings, trader: Trader) -> None:
+    hook = create_hook(client, trader, format="signed")
+    intake = Intake(database, settings)
+    with ThreadPoolExecutor(1) as thread:
+        for number in range(2):
+            hook_id, delivery = _delivery(hook, alert_id=f"idle-{number}")
+            outcome = thread.submit(asyncio.run, intake.decide(hook_id, delivery)).result()
+            assert outcome.decision is AlertDecision.ACCEPTED
+            assert _intake_threads()
+            deadline = time.monotonic() + IDLE_SECONDS + 5
+            while _intake_threads() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _intake_threads()  # no thread stays behind an app that receives nothing more

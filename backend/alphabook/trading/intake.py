@@ -67,34 +67,42 @@ class Intake:
         with self._lock:
             self._queue.put(waiting)
             if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="alphabook-intake", daemon=True).start()
+                self._start()
         return await waiting.answer
 
+    def _start(self) -> None:  # under self._lock
+        self._running = True
+        threading.Thread(target=self._run, name="alphabook-intake", daemon=True).start()
+
     def _run(self) -> None:
-        while True:
+        try:
+            while batch := self._next_batch():
+                self._decide(batch)
+        finally:
+            with self._lock:  # decide() puts under this lock: an alert put since the last look is seen here
+                self._running = False
+                if not self._queue.empty():
+                    self._start()
+
+    def _next_batch(self) -> list[_Waiting]:
+        """What arrived, up to MAX_BATCH, waiting for the first at most IDLE_SECONDS (then nothing)."""
+        try:
+            batch = [self._queue.get(timeout=IDLE_SECONDS)]
+        except queue.Empty:
+            return []
+        while len(batch) < MAX_BATCH:
             try:
-                first = self._queue.get(timeout=IDLE_SECONDS)
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                with self._lock:  # decide() puts under this lock: nothing can arrive unseen between these lines
-                    if self._queue.empty():
-                        self._running = False
-                        return
-                continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._decide(batch)
+                break
+        return batch
 
     def _decide(self, batch: list[_Waiting]) -> None:
         try:
             with self._database.session() as session:
                 outcomes = alerts.receive_many(session, self._settings,
                                                [(waiting.hook_id, waiting.delivery) for waiting in batch])
-        except Exception as error:
+        except Exception as error:  # any: it is handed to its request, which answers with a problem document
             if len(batch) > 1:
                 for waiting in batch:
                     self._decide([waiting])

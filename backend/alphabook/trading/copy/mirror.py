@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from alphabook.core.clock import utcnow
@@ -128,14 +128,20 @@ def _submit(session: Session, subscription: Subscription, account: TradingAccoun
 
 
 _PROVIDERS = "alphabook.copy.providers"  # a ``Session.info`` key: account id -> its provider (or None)
+_PROVIDER_ID = select(SignalProvider.id).where(SignalProvider.account_id == bindparam("account_id"))
 
 
 def _provider_of(session: Session, account_id: int) -> SignalProvider | None:
     """Asked for every order and fill, so remembered for the session's transaction and forgotten when a provider is
-    added or deleted in it: a dispatcher's round of fills then costs one query per account, not one per fill."""
+    added or deleted in it: a dispatcher's round of fills then costs one query per account, not one per fill. The
+    query reads the provider's id without flushing the session (a flush per round of fills cost more than the
+    query), unless the session holds a provider not written yet."""
     known: dict[int, SignalProvider | None] = session.info.setdefault(_PROVIDERS, {})
     if account_id not in known:
-        known[account_id] = session.scalar(select(SignalProvider).where(SignalProvider.account_id == account_id))
+        if any(isinstance(instance, SignalProvider) for instance in (*session.new, *session.deleted)):
+            session.flush()
+        provider_id = session.connection().execute(_PROVIDER_ID, {"account_id": account_id}).scalar()
+        known[account_id] = None if provider_id is None else session.get(SignalProvider, provider_id)
     return known[account_id]
 
 

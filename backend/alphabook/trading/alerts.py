@@ -1,8 +1,7 @@
 """Receiving alerts: authenticate, parse, place each one exactly once, and keep a record of every decision.
 
-:func:`receive` takes one delivery to ``POST /api/hooks/{id}`` and answers with a decision, in this order
-(:func:`receive_many` decides a batch of them, each as it would be decided alone: see
-:mod:`alphabook.trading.intake`, which batches a process's alerts):
+:func:`receive_many` takes deliveries to ``POST /api/hooks/{id}`` (a batch: :mod:`alphabook.trading.intake` batches
+a process's alerts) and decides each as it would be decided alone, in this order:
 
 1. **Source address.** With an allow-list on the hook, the sender's address must be in it. The address is the
    TCP peer's, unless the peer is one of ``trusted_proxies``: then ``X-Forwarded-For`` is read from the right,
@@ -22,7 +21,7 @@
 
 Every delivery to an existing hook leaves an Alert row (the body without its secret) and, unless accepted (the
 order's own audit entry records that), an audit entry; refusals are returned, not raised, so that the caller
-commits them. An unknown hook is the only case that raises (NotFound) and stores nothing.
+commits them. An unknown hook's delivery stores nothing; its outcome is a NotFound (which the intake raises).
 """
 
 from __future__ import annotations
@@ -52,8 +51,7 @@ from alphabook.trading.brokers.base import OrderType, Side, TimeInForce
 from alphabook.trading.credentials import cipher_for
 from alphabook.trading.models import Alert, AlertDecision, Hook, HookFormat, Order, OrderSource, TradingAccount
 
-__all__ = ["MAX_BODY_BYTES", "AlertOrder", "Delivery", "Outcome", "client_address", "receive", "receive_many",
-           "symbol_of"]
+__all__ = ["MAX_BODY_BYTES", "AlertOrder", "Delivery", "Outcome", "client_address", "receive_many", "symbol_of"]
 
 MAX_BODY_BYTES = 16_384
 QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "JPY", "BTC", "ETH", "BNB")
@@ -149,18 +147,10 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
     return hops[0] if hops else peer
 
 
-def receive(session: Session, settings: Settings, hook_id: str, delivery: Delivery) -> Outcome:
-    """Decide one delivery to hook ``hook_id`` in ``session``'s transaction (see the module's docstring)."""
-    outcome = receive_many(session, settings, [(hook_id, delivery)])[0]
-    if isinstance(outcome, NotFound):
-        raise outcome
-    return outcome
-
-
 def receive_many(session: Session, settings: Settings,
                  deliveries: Sequence[tuple[str, Delivery]]) -> list[Outcome | NotFound]:
-    """Decide several deliveries in ``session``'s transaction, each as :func:`receive` would (an unknown hook's is a
-    NotFound), with a handful of statements for all of them: one read of their hooks and accounts, one claim of
+    """Decide several deliveries in ``session``'s transaction, each as it would be decided alone (an unknown hook's
+    is a NotFound), with a handful of statements for all of them: one read of their hooks and accounts, one claim of
     their keys, one insert of their orders (:func:`alphabook.trading.orders.submit_many`), one link of alerts to
     orders. Keys are claimed in a fixed order, so two processes' batches that share keys wait for each other
     without deadlocking. A delivery whose key is taken (by an earlier alert, or by another in the same batch) is

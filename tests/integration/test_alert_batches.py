@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from alphabook.trading import alerts
 from alphabook.trading.intake import IDLE_SECONDS, Intake
 from alphabook.trading.models import Alert, AlertDecision, Hook, Order, OutboxMessage
 from alphabook.trading.risk import KillSwitchOn, RiskRefused
+from tests.integration.databases import migrated_database
 from tests.integration.hook_support import Trader, api, create_hook, make_trader, settings_for, signed_headers
 
 pytestmark = pytest.mark.db
@@ -199,3 +201,59 @@ def test_the_intake_thread_ends_when_idle_and_starts_again_with_the_next_alert(
             while _intake_threads() and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert not _intake_threads()  # no thread stays behind an app that receives nothing more
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    """SQLite of its own: its write lock is what this test holds."""
+    with migrated_database("sqlite", tmp_path) as database:
+        yield database
+
+
+def test_a_batch_meeting_a_busy_sqlite_is_answered_busy_at_once_and_loses_nothing(sqlite_database: Database,
+                                                                                   tmp_path: Path) -> None:
+    """While another process holds SQLite's write lock, a batch cannot begin. Its alerts are answered 503 "send it
+    again" together, after one wait, rather than tried again one by one, each waiting as long; and nothing of them
+    is recorded, so sending them again decides them afresh."""
+    settings = settings_for(sqlite_database, tmp_path, notifications_in_api=False)  # the intake is the only writer
+    trader = make_trader(sqlite_database)
+    with api(settings) as client:
+        hook = create_hook(client, trader, format="signed")
+        engine = client.app.state.database.engine  # type: ignore[attr-defined]
+
+        @event.listens_for(engine, "connect")
+        def _short_busy_wait(dbapi_connection: Any, _record: Any) -> None:  # after ours: 1 s, not 5 s
+            dbapi_connection.execute("PRAGMA busy_timeout=1000")  # the alerts sent meanwhile form the next batch
+
+        engine.dispose()  # the pool's connections are opened again, with the setting above
+        bodies = [json.dumps({"symbol": "GOOG", "side": "buy", "quantity": "1", "alert_id": f"busy-{number}"}).encode()
+                  for number in range(6)]
+
+        def post_all() -> list[Any]:
+            gate = threading.Barrier(len(bodies))
+
+            def post(body: bytes) -> Any:
+                gate.wait()
+                return client.post(f"/api/hooks/{hook['id']}", content=body,
+                                   headers=signed_headers(hook["secret"], body))
+
+            with ThreadPoolExecutor(len(bodies)) as senders:
+                return list(senders.map(post, bodies))
+
+        other = sqlite3.connect(engine.url.database, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process writing: the write lock is taken
+            with _statements(client.app.state.database) as sent:  # type: ignore[attr-defined]
+                answers = post_all()
+        finally:
+            other.rollback()
+            other.close()
+        assert [reply.status_code for reply in answers] == [503] * len(bodies), [reply.text for reply in answers]
+        assert all("send the alert again" in reply.json()["detail"].lower() for reply in answers)
+        assert all(reply.headers["retry-after"] == "1" for reply in answers)
+        tries = [statement for statement in sent if statement == "BEGIN IMMEDIATE"]
+        assert 1 <= len(tries) <= 2, tries  # one try per batch (the first alert may have made a batch of its own)
+        with sqlite_database.session() as session:
+            assert session.scalar(select(func.count(Alert.id)).where(Alert.hook_id == hook["id"])) == 0
+        again = post_all()
+        assert [reply.json()["decision"] for reply in again] == ["accepted"] * len(bodies)

@@ -115,6 +115,12 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's write lock staying taken past the busy timeout: nothing was written, and trying
+    again at once would only wait as long again, so callers answer "busy, send it again" instead."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
 class _WriterTurns:
     """SQLite's write lock, taken at BEGIN (``BEGIN IMMEDIATE``) and handed between this process's threads in turn.
 

@@ -7,8 +7,10 @@ lone alert is decided at once, as it arrives, and a burst is decided in a few la
 
 Each batch is one transaction. If it fails as a whole (a deadlock, a lost connection, a bug an alert triggers),
 its alerts are decided again one per transaction, so one alert's failure is its own and nothing is decided twice
-(the failed transaction wrote nothing). The thread starts with the first alert and ends after a second without
-any, so an app that is never sent one (most tests) runs no thread.
+(the failed transaction wrote nothing). Except when SQLite's write lock stayed taken past its busy timeout: alone,
+each alert would wait as long again, one after another, so the whole batch is answered "busy" at once (a 503 that
+says to send it again). The thread starts with the first alert and ends after a second without any, so an app that
+is never sent one (most tests) runs no thread.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 from dataclasses import dataclass
 
 from alphabook.core.config import Settings
-from alphabook.core.db import Database
+from alphabook.core.db import Database, is_busy
 from alphabook.trading import alerts
 
 __all__ = ["Intake"]
@@ -103,11 +105,12 @@ class Intake:
                 outcomes = alerts.receive_many(session, self._settings,
                                                [(waiting.hook_id, waiting.delivery) for waiting in batch])
         except Exception as error:  # any: it is handed to its request, which answers with a problem document
-            if len(batch) > 1:
+            if len(batch) > 1 and not is_busy(error):
                 for waiting in batch:
                     self._decide([waiting])
-            else:
-                batch[0].settle(error)
+            else:  # one alert's own failure; or SQLite stayed busy, and each alert alone would wait as long again
+                for waiting in batch:
+                    waiting.settle(error)
             return
         for waiting, outcome in zip(batch, outcomes, strict=True):
             waiting.settle(outcome)

@@ -419,7 +419,22 @@ def test_latency_at_a_steady_pace(database: Database, server: Server, hook: tupl
     record(f"paced at {pace} alerts/s ({PACED_ALERTS} alerts)", f"receipt to fill {spread(latencies)}",
            "p99 <= 25 ms")
     record("  sender's round trip (decision)", spread(trips), "report")
+    written, sent = stages(database, label)
+    record("  receipt to order written / order written to fill", f"{spread(written)} / {spread(sent)}", "report")
     record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{PACED_ALERTS} accepted")
+
+
+def stages(database: Database, label: str) -> tuple[list[float], list[float]]:
+    """Where receipt to fill went, in ms: deciding the alert and writing its order (the intake), then sending it
+    and its fill at the paper venue (the dispatcher)."""
+    query = (select(Alert.received_at, Order.created_at, func.min(OrderFill.at))
+             .join(Order, Order.id == Alert.order_id).join(OrderFill, OrderFill.order_id == Order.id)
+             .where(Alert.decision == "accepted", Alert.dedupe_key.like(f"alert:{label}-%"))
+             .group_by(Alert.id, Alert.received_at, Order.created_at))
+    with database.session() as session:
+        rows = list(session.execute(query))
+    return ([(written - received).total_seconds() * 1000 for received, written, _ in rows],
+            [(filled - written).total_seconds() * 1000 for _, written, filled in rows])
 
 
 def test_retry_storm_places_each_alert_once(database: Database, server: Server, hook: tuple[str, str, int]) -> None:

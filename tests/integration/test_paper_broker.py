@@ -308,7 +308,7 @@ def test_a_volume_cap_fills_a_large_order_over_several_bars(database: Database, 
     assert OrderStatus.PARTIALLY_FILLED in statuses
     done = venue.broker.fetch_order(placed.broker_order_id, BTC)
     assert [(fill.quantity, fill.price) for fill in done.fills] == expected
-    assert [fill.fill_id for fill in done.fills] == [f"{placed.broker_order_id}-{n}" for n in range(1, len(expected)
+    assert [fill.fill_id for fill in done.fills] == [f"{placed.client_order_id}-{n}" for n in range(1, len(expected)
                                                                                                     + 1)]
     assert sum(fill.fee for fill in done.fills) == sum(fee(str(q), p, MAKER) for q, p in expected)
 

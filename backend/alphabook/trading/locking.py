@@ -23,9 +23,9 @@ from alphabook.core.db import lock_row
 from alphabook.core.errors import NotFound
 from alphabook.trading.models import Hook, Order, OutboxMessage, TradingAccount
 
-__all__ = ["lock_account", "lock_accounts", "lock_hook", "lock_order", "lock_orders", "lock_outbox", "lock_outboxes"]
+__all__ = ["lock_account", "lock_accounts", "lock_hook", "lock_order", "lock_orders", "lock_outbox"]
 
-Row = TypeVar("Row", TradingAccount, Order, OutboxMessage)
+Row = TypeVar("Row", TradingAccount, Order)
 
 
 def _lock_many(session: Session, table: type[Row], ids: Iterable[int]) -> list[Row]:
@@ -68,8 +68,3 @@ def lock_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Order]:
 
 def lock_outbox(session: Session, message_id: int) -> OutboxMessage | None:
     return lock_row(session, OutboxMessage, message_id)
-
-
-def lock_outboxes(session: Session, message_ids: Iterable[int]) -> dict[int, OutboxMessage]:
-    """Lock several outbox messages by ascending id, re-read, by id; deleted ones are missing."""
-    return {message.id: message for message in _lock_many(session, OutboxMessage, message_ids)}

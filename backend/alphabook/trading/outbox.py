@@ -375,27 +375,30 @@ class Dispatcher:
         with self.database.session() as session:
             order_ids = {order_id for item in items for order_id, _ in item.views} | {item.order_id for item in items}
             locked = locking.lock_orders(session, order_ids)
-            messages = locking.lock_outboxes(session, [item.message_id for item in items])
+            if not one_by_one:
+                self._record_answers(session, items, locked)
+                return
             for item in items:
-                if not one_by_one:
-                    self._record_answer(session, item, locked, messages)
-                    continue
                 try:
                     with session.begin_nested():
-                        self._record_answer(session, item, locked, messages)
+                        self._record_answers(session, [item], locked)
                 except Exception:
                     log.exception("order %s: recording the broker's answer failed; it is looked up again after the "
                                   "lease", item.order_id)
 
     @staticmethod
-    def _record_answer(session: Session, item: _Work, locked: dict[int, Order],
-                       messages: dict[int, OutboxMessage]) -> None:
-        for order_id, view in item.views:
-            orders.record(session, locked[order_id], view, locked=True)
-        message = messages.get(item.message_id)
-        if message is not None and message.status == OutboxStatus.PENDING.value:
-            message.status, message.claimed_until = OutboxStatus.DONE.value, None
-            message.updated_at, message.last_error = utcnow(), None
+    def _record_answers(session: Session, items: list[_Work], locked: dict[int, Order]) -> None:
+        """The brokers' views of the items' orders, then their messages finished in one statement (the lock order:
+        orders, then messages); a message another dispatcher finished meanwhile (its lease had run out) stays so."""
+        for item in items:
+            for order_id, view in item.views:
+                orders.record(session, locked[order_id], view, locked=True)
+        session.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(sorted(item.message_id for item in items)),
+                               OutboxMessage.status == OutboxStatus.PENDING.value)
+                        .values(status=OutboxStatus.DONE.value, claimed_until=None, updated_at=utcnow(),
+                                last_error=None)
+                        .execution_options(synchronize_session=False))
 
     def _later(self, item: _Work, error: AlphabookError | None) -> None:
         with self.database.session() as session:

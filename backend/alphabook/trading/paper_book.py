@@ -85,7 +85,8 @@ class PaperOrder(Base):
 
 
 class PaperFill(Base):
-    """One execution on the paper venue; ``fill_id`` is ``<order id>-<n>``, unique within its order."""
+    """One execution on the paper venue; ``fill_id`` is ``<client order id>-<n>``, unique within its order (an
+    order's first fill is written with it, before the venue has given it an id)."""
 
     __tablename__ = "paper_fills"
     __table_args__ = (UniqueConstraint("order_id", "fill_id", name="uq_paper_fills_order_id_fill_id"),)

@@ -126,8 +126,10 @@ class PaperBroker(Broker):
 
     def place_many(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder | AlphabookError]:
         """One transaction for all of them, under the account's lock, in their sequence (each sees the cash the
-        ones before it left); the duplicate check by client id is made under that lock (a repeat costs a quote).
-        The new orders are inserted together, so a burst of alerts costs a few statements, not a few per order."""
+        ones before it left). Each order is decided (filled at the quote, resting, or refused) before it is
+        inserted, and the accepted ones are written together, with their fills, in one flush: a burst of alerts
+        costs a few statements, not a few per order. A client id the venue has from before is found by its unique
+        constraint: the batch is then placed again one order at a time, and the repeat answered with the first."""
         answers: list[BrokerOrder | AlphabookError | PaperOrder | None] = [None] * len(orders)
         quotes: dict[str, Quote] = {}
         for index, order in enumerate(orders):
@@ -142,32 +144,26 @@ class PaperBroker(Broker):
         try:
             with self.database.session() as session:
                 book = self._load(session)
-                first = {paper.client_order_id: paper for paper in session.scalars(select(PaperOrder).where(
-                    PaperOrder.account_id == self.account_id,
-                    PaperOrder.client_order_id.in_([orders[index].client_order_id for index in todo])))}
-                new: list[int] = []
+                placed: dict[str, PaperOrder] = {}  # by client id: a repeat within the batch is answered with it
                 now = utcnow()
                 for index in todo:
                     order = orders[index]
-                    if order.client_order_id not in first:
-                        first[order.client_order_id] = self._new_paper(order, quotes[order.symbol], now)
-                        session.add(first[order.client_order_id])
-                        new.append(index)
-                    answers[index] = first[order.client_order_id]
-                session.flush()  # one INSERT for the new orders: the fills are named after their ids
-                for index in new:
-                    paper = answers[index]
-                    assert isinstance(paper, PaperOrder)
-                    try:
-                        self._open(session, book, paper, orders[index], quotes[orders[index].symbol])
-                    except InsufficientFunds as refusal:  # the venue keeps no trace of an order it refused
-                        session.delete(paper)
-                        answers[index] = refusal
+                    paper = placed.get(order.client_order_id)
+                    if paper is None:
+                        paper = self._new_paper(order, quotes[order.symbol], now)
+                        try:
+                            self._open(session, book, paper, order, quotes[order.symbol])
+                        except InsufficientFunds as refusal:  # the venue keeps no trace of an order it refused
+                            answers[index] = refusal
+                            continue
+                        session.add(paper)
+                        placed[order.client_order_id] = paper
+                    answers[index] = paper
                 session.flush()
                 for index in todo:
                     answer = answers[index]
                     answers[index] = self._view(answer) if isinstance(answer, PaperOrder) else answer
-        except IntegrityError:  # the unique client id, should the lock ever be bypassed: the first order stands
+        except IntegrityError:  # a client id the venue has: the first order stands
             for index in todo:
                 if len(todo) > 1:  # nothing of the batch was kept: each on its own
                     answers[index] = self.place_many([orders[index]])[0]
@@ -208,9 +204,9 @@ class PaperBroker(Broker):
             self._finish(old, OrderStatus.CANCELED, f"replaced by {replacement.client_order_id}")
             new = self._new_paper(replacement, quote, utcnow())
             new.replaces_id = old.id
+            self._open(session, book, new, replacement, quote)
             session.add(new)
             session.flush()
-            self._open(session, book, new, replacement, quote)
             return self._view(new)
 
     def fetch_order(self, broker_order_id: str, symbol: str) -> BrokerOrder:
@@ -336,8 +332,8 @@ class PaperBroker(Broker):
             replaces_id=None, reason=None, created_at=now, updated_at=now, fills=[])  # new: nothing to load
 
     def _open(self, session: Session, book: _Book, paper: PaperOrder, order: OrderRequest, quote: Quote) -> None:
-        """Accept ``paper`` (inserted, so it has its id): fill it at the quote if it is marketable, else make it
-        rest, holding back funds. InsufficientFunds when the account cannot pay; nothing has changed then."""
+        """Decide ``paper`` before it is inserted: fill it at the quote if it is marketable, else make it rest,
+        holding back funds. InsufficientFunds when the account cannot pay; the book has not changed then."""
         now = paper.created_at
         outcome = at_quote(_working(paper), quote)
         if outcome.triggered and order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
@@ -393,8 +389,8 @@ class PaperBroker(Broker):
                                      + quantity * price) / filled)
         paper.filled_quantity = filled
         paper.fees += fee
-        paper.fills.append(PaperFill(fill_id=f"{paper.id}-{len(paper.fills) + 1}", quantity=quantity, price=price,
-                                     fee=fee, fee_currency=book.account.currency,
+        paper.fills.append(PaperFill(fill_id=f"{paper.client_order_id}-{len(paper.fills) + 1}", quantity=quantity,
+                                     price=price, fee=fee, fee_currency=book.account.currency,
                                      liquidity="maker" if maker else "taker", at=at))
         if filled >= paper.quantity:
             self._finish(paper, OrderStatus.FILLED, None)

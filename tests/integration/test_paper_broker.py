@@ -408,6 +408,17 @@ def test_the_same_client_order_id_places_one_order(venue: Venue) -> None:
         venue.broker.place(request("too-fine", quantity="0.00000000001"))
 
 
+def test_a_burst_repeating_an_order_placed_before_places_the_others_and_answers_the_repeat_with_it(
+        venue: Venue) -> None:
+    """Found before anything of the burst is decided: not taken for a new order (here the cash would not have
+    covered it, and the repeat would have been refused)."""
+    earlier = venue.broker.place(request("earlier"))
+    answers = venue.broker.place_many([request("new-1"), request("earlier"), request("new-2", quantity="0.2")])
+    assert answers[1] == earlier
+    assert [answer.status for answer in answers if isinstance(answer, BrokerOrder)] == [OrderStatus.FILLED] * 3
+    assert venue.broker.positions()[0].quantity == D("1.0")  # 0.4 + 0.4 + 0.2: the repeat is not placed again
+
+
 def test_a_burst_placed_at_once_is_decided_in_sequence_and_a_refusal_stops_no_other(
         database: Database, frozen_now: FrozenClock, candles: tuple[Path, pd.DataFrame]) -> None:
     """What the dispatcher does with a burst of alerts: one call, one transaction, each order seeing the cash the

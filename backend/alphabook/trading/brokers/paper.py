@@ -126,10 +126,10 @@ class PaperBroker(Broker):
 
     def place_many(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder | AlphabookError]:
         """One transaction for all of them, under the account's lock, in their sequence (each sees the cash the
-        ones before it left). Each order is decided (filled at the quote, resting, or refused) before it is
-        inserted, and the accepted ones are written together, with their fills, in one flush: a burst of alerts
-        costs a few statements, not a few per order. A client id the venue has from before is found by its unique
-        constraint: the batch is then placed again one order at a time, and the repeat answered with the first."""
+        ones before it left); a client id the venue has (from before, or earlier in the batch) is answered with that
+        order, looked up under the lock (a repeat costs a quote). Each new order is decided (filled at the quote,
+        resting, or refused) before it is inserted, and the accepted ones are written together, with their fills, in
+        one flush: a burst of alerts costs a few statements, not a few per order."""
         answers: list[BrokerOrder | AlphabookError | PaperOrder | None] = [None] * len(orders)
         quotes: dict[str, Quote] = {}
         for index, order in enumerate(orders):
@@ -144,7 +144,9 @@ class PaperBroker(Broker):
         try:
             with self.database.session() as session:
                 book = self._load(session)
-                placed: dict[str, PaperOrder] = {}  # by client id: a repeat within the batch is answered with it
+                placed = {paper.client_order_id: paper for paper in session.scalars(select(PaperOrder).where(
+                    PaperOrder.account_id == self.account_id,
+                    PaperOrder.client_order_id.in_([orders[index].client_order_id for index in todo])))}
                 now = utcnow()
                 for index in todo:
                     order = orders[index]
@@ -163,7 +165,7 @@ class PaperBroker(Broker):
                 for index in todo:
                     answer = answers[index]
                     answers[index] = self._view(answer) if isinstance(answer, PaperOrder) else answer
-        except IntegrityError:  # a client id the venue has: the first order stands
+        except IntegrityError:  # the unique client id, should the lock ever be bypassed: the first order stands
             for index in todo:
                 if len(todo) > 1:  # nothing of the batch was kept: each on its own
                     answers[index] = self.place_many([orders[index]])[0]

@@ -32,7 +32,6 @@ import hmac
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -183,6 +182,7 @@ if __name__ == "__main__":  # the load process: test_bench_alerts.py BASE HOOK S
 # --- the benchmark -----------------------------------------------------------------------------------------
 
 from tests.integration.databases import migrated_database  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 from alphabook.accounts import service  # noqa: E402
 from alphabook.core.config import Settings  # noqa: E402
@@ -205,13 +205,6 @@ def summary() -> Iterator[None]:
     print("\n\n" + "=" * 120 + "\nwebhook alert benchmarks\n" + "-" * 120)
     for what, figure, goal in ROWS:
         print(f"{what:56s} {figure:40s} goal: {goal}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -304,21 +297,33 @@ def run_load(server: Server, hook: tuple[str, str, int], alerts: int, copies: in
     return answer
 
 
-def wait_for_fills(database: Database, label: str, expected: int) -> list[tuple[datetime, datetime]]:
-    """(received, filled) per accepted alert of this run, once all of them have filled (at most 120 s)."""
+@dataclass(frozen=True)
+class Timeline:
+    """One accepted alert of a run: received, its order written, its first fill at the paper venue."""
+
+    received: datetime
+    written: datetime
+    filled: datetime
+
+    def ms(self, start: str, end: str) -> float:
+        return float((getattr(self, end) - getattr(self, start)).total_seconds() * 1000)
+
+
+def wait_for_fills(database: Database, label: str, expected: int) -> list[Timeline]:
+    """Each accepted alert of this run, once all of them have filled (at most 120 s)."""
     from tqdm import tqdm
 
-    query = (select(Alert.received_at, func.min(OrderFill.at)).join(Order, Order.id == Alert.order_id)
-             .join(OrderFill, OrderFill.order_id == Order.id)
+    query = (select(Alert.received_at, Order.created_at, func.min(OrderFill.at))
+             .join(Order, Order.id == Alert.order_id).join(OrderFill, OrderFill.order_id == Order.id)
              .where(Alert.decision == "accepted", Alert.dedupe_key.like(f"alert:{label}-%"))
-             .group_by(Alert.id, Alert.received_at))
+             .group_by(Alert.id, Alert.received_at, Order.created_at))
     deadline = time.monotonic() + 120
-    rows: list[tuple[datetime, datetime]] = []
+    rows: list[Timeline] = []
     with tqdm(total=expected, desc=f"{label} fills", unit="fill", file=sys.stderr) as progress:
         while True:
             try:
                 with database.session() as session:
-                    rows = [(received, filled) for received, filled in session.execute(query)]
+                    rows = [Timeline(*row) for row in session.execute(query)]
             except OperationalError:  # SQLite: the API process keeps the write lock busy while it catches up
                 pass
             progress.update(len(rows) - progress.n)
@@ -378,9 +383,9 @@ def test_alert_throughput_and_latency(database: Database, server: Server, hook: 
     ANSWERED["alphabook"] = max(answered, ANSWERED.get("alphabook", 0.0))
     record(f"signed alerts answered ({backend}, {WORKERS} API processes, {clients} clients)",
            f"{answered:.0f} alerts/s ({ALERTS} in {outcome['elapsed']:.1f} s)", ">= 500 alerts/s")
-    latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
+    latencies = [row.ms("received", "filled") for row in rows]
     if rows:
-        span = (max(filled for _, filled in rows) - min(received for received, _ in rows)).total_seconds()
+        span = (max(row.filled for row in rows) - min(row.received for row in rows)).total_seconds()
         record("  alerts filled at the paper broker", f"{len(rows) / span:.0f} alerts/s ({len(rows)} filled)",
                ">= 500 alerts/s")
         record("  receipt to fill", f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms",
@@ -415,27 +420,15 @@ def test_latency_at_a_steady_pace(database: Database, server: Server, hook: tupl
     label = f"paced{pace}"
     outcome = run_load(server, hook, PACED_ALERTS, 1, label, rate=pace)
     rows = wait_for_fills(database, label, PACED_ALERTS)
-    latencies = [(filled - received).total_seconds() * 1000 for received, filled in rows]
+    latencies = [row.ms("received", "filled") for row in rows]
     trips = [seconds * 1000 for seconds in outcome["round_trips"]]
     record(f"paced at {pace} alerts/s ({PACED_ALERTS} alerts)", f"receipt to fill {spread(latencies)}",
            "p99 <= 25 ms")
     record("  sender's round trip (decision)", spread(trips), "report")
-    written, sent = stages(database, label)
+    written = [row.ms("received", "written") for row in rows]  # deciding the alert, writing its order (the intake)
+    sent = [row.ms("written", "filled") for row in rows]  # sending it, its fill at the paper venue (the dispatcher)
     record("  receipt to order written / order written to fill", f"{spread(written)} / {spread(sent)}", "report")
     record("  decisions", json.dumps(outcome["decisions"], sort_keys=True), f"{PACED_ALERTS} accepted")
-
-
-def stages(database: Database, label: str) -> tuple[list[float], list[float]]:
-    """Where receipt to fill went, in ms: deciding the alert and writing its order (the intake), then sending it
-    and its fill at the paper venue (the dispatcher)."""
-    query = (select(Alert.received_at, Order.created_at, func.min(OrderFill.at))
-             .join(Order, Order.id == Alert.order_id).join(OrderFill, OrderFill.order_id == Order.id)
-             .where(Alert.decision == "accepted", Alert.dedupe_key.like(f"alert:{label}-%"))
-             .group_by(Alert.id, Alert.received_at, Order.created_at))
-    with database.session() as session:
-        rows = list(session.execute(query))
-    return ([(written - received).total_seconds() * 1000 for received, written, _ in rows],
-            [(filled - written).total_seconds() * 1000 for _, written, filled in rows])
 
 
 def test_retry_storm_places_each_alert_once(database: Database, server: Server, hook: tuple[str, str, int]) -> None:

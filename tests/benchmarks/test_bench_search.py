@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, text
 from tests.integration.databases import migrated_database
+from tests.ports import free_port
 from tqdm import tqdm
 
 from alphabook.accounts.models import User
@@ -330,13 +330,6 @@ def throughput(database: Database, queries: list[tuple[str, SearchQuery]]) -> tu
 
 
 # HTTP
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def has_listings_route(home: Path, url: str) -> bool:
